@@ -1,0 +1,47 @@
+"""EngineConfig: one per process. Which model, on which device, in which dtype, with what budgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+TINY_MODEL_DIR = ASSETS / "stipple-tiny"
+
+
+def default_model_dir() -> Path:
+    """The embedded default model directory."""
+    return TINY_MODEL_DIR
+
+
+@dataclass
+class EngineConfig:
+    model_dir: Path | None = None
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    dtype: str = "auto"  # "auto" (bf16 on GPU, fp32 on CPU) | "float32" | "bfloat16" | "float16"
+    max_prefix_tokens: int = 384
+    max_suffix_tokens: int = 128
+    max_span_tokens: int = 256
+    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+
+    def __post_init__(self) -> None:
+        self.model_dir = Path(self.model_dir) if self.model_dir else default_model_dir()
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} requested but CUDA is not available")
+        if self.dtype == "auto":
+            self.dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
+        for name in ("max_prefix_tokens", "max_suffix_tokens", "max_span_tokens"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.max_span_tokens < 1:
+            raise ValueError("max_span_tokens must be >= 1")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)

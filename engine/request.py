@@ -1,0 +1,38 @@
+"""SpanRequest: one fill-in-the-middle request and the state of its denoising."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass, field
+
+from engine.params import DenoiseParams
+
+_ids = itertools.count(1)
+
+
+class RequestStatus(enum.Enum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class SpanRequest:
+    prefix: str
+    suffix: str
+    params: DenoiseParams = field(default_factory=DenoiseParams)
+    request_id: str = field(default_factory=lambda: f"r{next(_ids)}")
+    status: RequestStatus = RequestStatus.WAITING
+    prefix_ids: list[int] = field(default_factory=list)
+    suffix_ids: list[int] = field(default_factory=list)
+    span_ids: list[int] = field(default_factory=list)  # the span after denoising (pads included)
+    steps_done: int = 0
+    num_masked: int = 0
+    text: str = ""  # the completion, post-processed for the mode
+    timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> duration
+
+    @property
+    def latency_ms(self) -> float:
+        return sum(self.timings_ms.values())

@@ -1,0 +1,202 @@
+"""The training loop: CPU or CUDA (bf16 autocast), progress bar, checkpoints, resume, seeded.
+
+Trains from scratch (a ModelArgs preset plus a tokenizer file) or continues from a model directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from engine.loader import load_model_dir, save_model_dir
+from engine.models import ModelArgs, Transformer
+from engine.tokenizer import Tokenizer
+from engine.train import objective
+from engine.train.corpus import iter_texts
+
+log = logging.getLogger("stipple.train")
+
+PRESETS: dict[str, dict] = {
+    # ~2.5M parameters: ships for tests and CPU smoke runs (<= 10 MB in bf16).
+    "tiny": dict(hidden_size=192, intermediate_size=512, num_hidden_layers=4, num_attention_heads=6,
+                 num_key_value_heads=2, max_position_embeddings=1024, rope_theta=10000.0),
+    # For unit tests of the loop itself.
+    "micro": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                  num_key_value_heads=1, max_position_embeddings=256),
+}
+
+
+@dataclass
+class TrainConfig:
+    corpus: Path  # a folder with train.jsonl (engine.train.corpus)
+    out: Path  # model directory written at the end; checkpoints under out/checkpoints
+    tokenizer: Path | None = None  # from scratch: tokenizer.json
+    preset: str = "tiny"
+    init_model: Path | None = None  # continue from a model directory instead of a preset
+    shift_logits: bool = False
+    seq_len: int = 256
+    batch_size: int = 16
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    max_steps: int = 1000
+    max_minutes: float | None = None
+    fim_rate: float = 0.5
+    anneal_steps: int = 0  # causal -> full attention over these many steps (DiffuLLaMA)
+    corpus_bytes: int = 20_000_000
+    checkpoint_every: int = 200
+    seed: int = 0
+    device: str = "cpu"
+    save_dtype: str = "float32"
+    resume: bool = True
+    progress: bool = True
+    extra_card: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.corpus, self.out = Path(self.corpus), Path(self.out)
+        if self.init_model is None and self.tokenizer is None:
+            raise ValueError("from-scratch training needs a tokenizer file (or an init_model directory)")
+        if self.init_model is None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
+        if not 0 <= self.fim_rate <= 1:
+            raise ValueError("fim_rate must be in [0, 1]")
+
+
+def build_model(config: TrainConfig) -> tuple[ModelArgs, Transformer, Tokenizer]:
+    if config.init_model is not None:
+        loaded = load_model_dir(config.init_model, config.device)
+        return loaded.args, loaded.model.train(), loaded.tokenizer
+    tok_config: dict = {}
+    tokenizer = Tokenizer.from_file(config.tokenizer, tok_config)
+    special = tokenizer.special
+    args = ModelArgs(
+        vocab_size=tokenizer.vocab_size, shift_logits=config.shift_logits,
+        bos_token_id=special.bos, eos_token_id=special.eos, pad_token_id=special.pad,
+        mask_token_id=special.mask, **PRESETS[config.preset],
+    )
+    torch.manual_seed(config.seed)
+    model = Transformer(args)
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+            torch.nn.init.normal_(module.weight, std=0.02)
+    return args, model.to(config.device).train(), tokenizer
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    floor = config.lr * config.min_lr_ratio
+    return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class Batches:
+    """Seeded stream of mixed MDLM / FIM examples drawn from the corpus texts."""
+
+    def __init__(self, config: TrainConfig, tokenizer: Tokenizer) -> None:
+        self.config, self.tokenizer = config, tokenizer
+        self.texts: list[str] = []
+        total = 0
+        for text in iter_texts(config.corpus / "train.jsonl"):
+            self.texts.append(text)
+            total += len(text)
+            if total >= config.corpus_bytes:
+                break
+        if not self.texts:
+            raise ValueError(f"{config.corpus}/train.jsonl holds no text")
+        eos = tokenizer.special.eos
+        self.stream: list[int] = []
+        for enc in tokenizer.hf.encode_batch(self.texts, add_special_tokens=False):
+            self.stream.extend(enc.ids + ([eos] if eos is not None else []))
+
+    def next(self, rng: random.Random) -> list[objective.Example]:
+        c, tok = self.config, self.tokenizer
+        examples: list[objective.Example] = []
+        while len(examples) < c.batch_size:
+            if rng.random() < c.fim_rate:
+                example = objective.fim_example(rng.choice(self.texts), tok, rng, c.seq_len)
+                if example is None:
+                    continue
+            else:
+                width = c.seq_len - 1
+                start = rng.randint(0, max(0, len(self.stream) - width))
+                example = objective.mdlm_example(self.stream[start : start + width], tok.special.bos)
+            examples.append(example)
+        return examples
+
+
+def train(config: TrainConfig) -> dict:
+    """Run (or resume) training; writes the model directory and returns the training record."""
+    args, model, tokenizer = build_model(config)
+    batches = Batches(config, tokenizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95),
+                                  weight_decay=config.weight_decay)
+    rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
+    ckpt_path = config.out / "checkpoints" / "last.pt"
+    step, tokens_seen, losses, elapsed_before = 0, 0, [], 0.0
+    if config.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=config.device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.setstate(state["rng"])
+        generator.set_state(state["generator"])
+        step, tokens_seen, losses = state["step"], state["tokens_seen"], state["losses"]
+        elapsed_before = state["elapsed_s"]
+        log.info("resumed from %s at step %d", ckpt_path, step)
+    use_bf16 = config.device.startswith("cuda")
+    started = time.monotonic()
+    bar = tqdm(total=config.max_steps, initial=step, disable=not config.progress, desc="train")
+
+    def save_checkpoint() -> None:
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "rng": rng.getstate(), "generator": generator.get_state(), "step": step,
+                    "tokens_seen": tokens_seen, "losses": losses,
+                    "elapsed_s": elapsed_before + time.monotonic() - started}, ckpt_path)
+
+    while step < config.max_steps:
+        if config.max_minutes and (elapsed_before + time.monotonic() - started) > 60 * config.max_minutes:
+            break
+        batch = objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask, generator)
+        batch = {k: v.to(config.device) for k, v in batch.items()}
+        causal_fraction = max(0.0, 1.0 - step / config.anneal_steps) if config.anneal_steps else 0.0
+        mask = objective.attention_mask(batch["valid"], causal_fraction)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+            logits = model.token_logits(batch["input_ids"], attn_mask=mask)  # (B, L, V)
+        loss = objective.masked_diffusion_loss(logits, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        tokens_seen += int(batch["valid"].sum())
+        losses.append(round(loss.item(), 4))
+        bar.update(1)
+        bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+        if step % config.checkpoint_every == 0:
+            save_checkpoint()
+    bar.close()
+    save_checkpoint()
+    wall = elapsed_before + time.monotonic() - started
+    save_model_dir(config.out, args, model, tokenizer.hf.to_str(), dtype=getattr(torch, config.save_dtype))
+    record = {
+        "steps": step, "tokens_seen": tokens_seen, "wall_time_s": round(wall, 1),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "final_loss_mean_last_50": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
+        "loss_curve_every_50": losses[::50],
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "torch": torch.__version__, "device": config.device,
+    }
+    (config.out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record

@@ -1,0 +1,1 @@
+"""stipple's language server and command line. Imports the engine lazily; knows nothing of torch."""
