@@ -71,6 +71,9 @@ class Engine:
         generator = torch.Generator(device=ids.device).manual_seed(params.seed)
         request.num_masked = span_len
         length = None  # the sampler's span-length estimate, carried across steps
+        banned = self.runner.banned_ids
+        if not params.allow_pad:
+            banned = torch.cat([banned, banned.new_tensor([self.special.pad])])
         while request.num_masked and request.steps_done < params.steps:
             if should_stop is not None and should_stop():
                 request.status = RequestStatus.CANCELLED
@@ -79,7 +82,7 @@ class Engine:
                 ids[:, start : start + span_len] = span
                 logits = self.runner.span_logits(ids, start, span_len)  # (1, L, V)
                 tokens, conf, length = sampler.propose(
-                    logits, span, masked, self.special.pad, self.runner.banned_ids,
+                    logits, span, masked, self.special.pad, banned,
                     params.temperature, generator, length,
                 )
                 k = sampler.num_to_commit(request.num_masked, params.steps - request.steps_done)

@@ -16,6 +16,7 @@ class DenoiseParams:
     mode: str = "multi"  # "single": the completion ends at the first newline
     span_tokens: int | None = None  # mask slots; None: DEFAULT_SPAN_TOKENS[mode]
     temperature: float = 0.0  # 0: greedy
+    allow_pad: bool = True  # False: every slot is content (the span length is known, e.g. an oracle)
     seed: int = 0
 
     def __post_init__(self) -> None:

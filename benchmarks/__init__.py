@@ -1,0 +1,1 @@
+"""stipple's benchmarks: evaluation harnesses and the sandbox that runs candidate programs."""

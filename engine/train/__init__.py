@@ -1,0 +1,1 @@
+"""Training-side code: corpus collection, tokenizer training and (later) model training loops."""

@@ -1,0 +1,83 @@
+"""`stipple eval humaneval-infill`: complete every task with the engine, execute the tests, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+MODE_OF_SPLIT = {"single-line": "single", "multi-line": "multi",
+                 "random-span-light": "multi", "random-span": "multi"}
+
+
+def machine_info() -> dict:
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def diffusion_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
+                   span_tokens: int | None, progress: bool) -> list[dict]:
+    from engine.params import DenoiseParams
+
+    rows = []
+    for n, task in enumerate(tasks, 1):
+        length = len(engine.tokenizer.encode(task["canonical_solution"])) if oracle else span_tokens
+        params = DenoiseParams(steps=steps, mode=mode, span_tokens=max(1, length or 0) if length else None,
+                               allow_pad=not oracle)
+        started = time.perf_counter()
+        result = engine.infill(task["prompt"], task["suffix"], params)
+        rows.append({"task_id": task["task_id"], "completion": result.text, "steps": result.steps_done,
+                     "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        if progress and n % 25 == 0:
+            print(f"  {n}/{len(tasks)}", file=sys.stderr)
+    return rows
+
+
+def cmd_humaneval(args: argparse.Namespace) -> int:
+    from benchmarks import humaneval_infill as he
+    from lsp_server.cli import UsageError, engine_from_args
+
+    try:
+        tasks = he.load_tasks(args.split, args.data_dir, args.limit, args.stride)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    engine = engine_from_args(args)
+    mode = args.mode or MODE_OF_SPLIT[args.split]
+    rows = diffusion_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
+                          progress=not args.quiet)
+    report = he.evaluate(tasks, rows, workers=args.workers, split=args.split)
+    report.update(model=str(engine.config.model_dir), steps=args.steps, mode=mode,
+                  oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
+                  machine=machine_info())
+    print(he.format_table(report))
+    if args.output:
+        he.write_report(report, args.output)
+    if args.completions:
+        Path(args.completions).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
+    evaluate = sub.add_parser("eval", help="quality evaluations")
+    suites = evaluate.add_subparsers(dest="suite", required=True)
+    p = suites.add_parser("humaneval-infill", help="OpenAI HumanEval-Infilling, executed tests")
+    p.add_argument("--split", default="single-line", choices=sorted(MODE_OF_SPLIT))
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--stride", type=int, default=1, help="take every N-th task")
+    p.add_argument("--oracle-length", action="store_true", help="span = true middle length")
+    p.add_argument("--mode", default=None, choices=["single", "multi"])
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--output", type=Path, default=None, help="JSON report")
+    p.add_argument("--completions", type=Path, default=None, help="JSONL of completions")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+    add_engine_options(p)
+    p.set_defaults(func=cmd_humaneval)
