@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BASE_STAMP := $(VENV)/.stipple-installed
 DEV_STAMP := $(VENV)/.stipple-dev-installed
-DEMO_CURSOR ?= benchmarks/samples/demo.py:9:5
+DEMO_CURSOR ?= benchmarks/samples/demo.py:9:9
 
 .PHONY: install install-dev demo test lint
 

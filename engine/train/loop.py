@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from engine.adapter import apply_lora, merged_state, save_adapter
 from engine.loader import load_model_dir, save_model_dir
 from engine.models import ModelArgs, Transformer
 from engine.tokenizer import Tokenizer
@@ -52,6 +53,8 @@ class TrainConfig:
     max_minutes: float | None = None
     fim_rate: float = 0.5
     anneal_steps: int = 0  # causal -> full attention over these many steps (DiffuLLaMA)
+    lora_rank: int = 0  # > 0: train a LoRA adapter on a frozen init_model instead of all weights
+    lora_alpha: float = 32.0
     corpus_bytes: int = 20_000_000
     checkpoint_every: int = 200
     seed: int = 0
@@ -69,6 +72,8 @@ class TrainConfig:
             raise ValueError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
         if not 0 <= self.fim_rate <= 1:
             raise ValueError("fim_rate must be in [0, 1]")
+        if self.lora_rank and self.init_model is None:
+            raise ValueError("a LoRA adapter needs a pretrained init_model")
 
 
 def build_model(config: TrainConfig) -> tuple[ModelArgs, Transformer, Tokenizer]:
@@ -138,7 +143,16 @@ def train(config: TrainConfig) -> dict:
     """Run (or resume) training; writes the model directory and returns the training record."""
     args, model, tokenizer = build_model(config)
     batches = Batches(config, tokenizer)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95),
+    if config.lora_rank:
+        special = tokenizer.special
+        trainable = apply_lora(model, config.lora_rank, config.lora_alpha, [special.mask, special.pad])
+        embed = model.model.embed_tokens.weight
+        # No weight decay on the embedding: only two rows get gradients, decay would move them all.
+        groups = [{"params": [p for p in trainable if p is not embed]},
+                  {"params": [embed], "weight_decay": 0.0}]
+    else:
+        groups = [{"params": list(model.parameters())}]
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95),
                                   weight_decay=config.weight_decay)
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     ckpt_path = config.out / "checkpoints" / "last.pt"
@@ -189,10 +203,18 @@ def train(config: TrainConfig) -> dict:
     bar.close()
     save_checkpoint()
     wall = elapsed_before + time.monotonic() - started
-    save_model_dir(config.out, args, model, tokenizer.hf.to_str(), dtype=getattr(torch, config.save_dtype))
+    save_dtype = getattr(torch, config.save_dtype)
+    if config.lora_rank:
+        save_adapter(config.out / "adapter", model, {"base": str(config.init_model), "steps": step,
+                                                     "tokens_seen": tokens_seen})
+        plain = Transformer(args)
+        plain.load_state_dict(merged_state(model))
+        model = plain
+    save_model_dir(config.out, args, model, tokenizer.hf.to_str(), dtype=save_dtype)
     record = {
         "steps": step, "tokens_seen": tokens_seen, "wall_time_s": round(wall, 1),
         "parameters": sum(p.numel() for p in model.parameters()),
+        "lora_rank": config.lora_rank,
         "final_loss_mean_last_50": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
         "loss_curve_every_50": losses[::50],
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},

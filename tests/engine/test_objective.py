@@ -91,3 +91,17 @@ def test_training_is_deterministic_and_resumable(small_corpus, tokenizer_path, t
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.allclose(x, y, atol=1e-6), name
     assert resumed["steps"] == straight["steps"] == 10
+
+
+def test_lora_adaptation_writes_adapter_and_merged_model(small_corpus, random_model_dir, tmp_path):
+    config = TrainConfig(corpus=small_corpus, out=tmp_path / "ad", init_model=random_model_dir,
+                         lora_rank=2, seq_len=64, batch_size=2, max_steps=4, warmup_steps=1,
+                         corpus_bytes=50_000, progress=False)
+    record = train(config)
+    assert record["lora_rank"] == 2 and (tmp_path / "ad" / "adapter" / "adapter_config.json").exists()
+    base, adapted = load_model_dir(random_model_dir), load_model_dir(tmp_path / "ad")
+    mask = base.tokenizer.special.mask
+    base_embed = base.model.model.embed_tokens.weight
+    adapted_embed = adapted.model.model.embed_tokens.weight
+    assert not torch.equal(base_embed[mask], adapted_embed[mask])
+    assert torch.equal(base_embed[mask + 10], adapted_embed[mask + 10])
