@@ -41,6 +41,18 @@ def diffusion_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: boo
     return rows
 
 
+def ar_rows(completer, tasks: list[dict], mode: str, progress: bool) -> list[dict]:
+    rows = []
+    for n, task in enumerate(tasks, 1):
+        started = time.perf_counter()
+        result = completer.complete(task["prompt"], task["suffix"], mode)
+        rows.append({"task_id": task["task_id"], "completion": result.text, "steps": result.steps_done,
+                     "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        if progress and n % 25 == 0:
+            print(f"  {n}/{len(tasks)}", file=sys.stderr)
+    return rows
+
+
 def cmd_humaneval(args: argparse.Namespace) -> int:
     from benchmarks import humaneval_infill as he
     from lsp_server.cli import UsageError, engine_from_args
@@ -49,12 +61,24 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
         tasks = he.load_tasks(args.split, args.data_dir, args.limit, args.stride)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    engine = engine_from_args(args)
     mode = args.mode or MODE_OF_SPLIT[args.split]
-    rows = diffusion_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
-                          progress=not args.quiet)
+    if args.completer == "ar-prefix":
+        from engine.ar_baseline import ARCompleter
+        from engine.config import EngineConfig
+
+        model_dir = EngineConfig(model_dir=args.model, device="cpu").model_dir
+        try:
+            completer = ARCompleter(model_dir, device=EngineConfig(device=args.device).device)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        rows = ar_rows(completer, tasks, mode, progress=not args.quiet)
+    else:
+        engine = engine_from_args(args)
+        model_dir = engine.config.model_dir
+        rows = diffusion_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
+                              progress=not args.quiet)
     report = he.evaluate(tasks, rows, workers=args.workers, split=args.split)
-    report.update(model=str(engine.config.model_dir), steps=args.steps, mode=mode,
+    report.update(completer=args.completer, model=str(model_dir), steps=args.steps, mode=mode,
                   oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
                   machine=machine_info())
     print(he.format_table(report))
@@ -73,6 +97,8 @@ def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--stride", type=int, default=1, help="take every N-th task")
     p.add_argument("--oracle-length", action="store_true", help="span = true middle length")
+    p.add_argument("--completer", default="diffusion", choices=["diffusion", "ar-prefix"],
+                   help="ar-prefix: the model used left to right from the prefix only (baseline)")
     p.add_argument("--mode", default=None, choices=["single", "multi"])
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--output", type=Path, default=None, help="JSON report")

@@ -44,7 +44,7 @@ def cmd_model(args: argparse.Namespace) -> int:
         init_model=args.init_model, shift_logits=args.shift_logits, seq_len=args.seq_len,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
         max_steps=args.max_steps, max_minutes=args.minutes, fim_rate=args.fim_rate,
-        anneal_steps=args.anneal_steps, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
+        anneal_fraction=args.anneal_fraction, lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
         corpus_bytes=args.corpus_bytes, seed=args.seed,
         device=args.device, save_dtype=args.save_dtype, resume=not args.no_resume,
         checkpoint_every=args.checkpoint_every, progress=sys.stderr.isatty() or args.progress,
@@ -86,7 +86,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=1000)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--fim-rate", type=float, default=0.5)
-    p.add_argument("--anneal-steps", type=int, default=0)
+    p.add_argument("--anneal-fraction", type=float, default=0.0,
+                   help="ease from causal to full attention over this part of the run")
     p.add_argument("--lora-rank", type=int, default=0, help="> 0: LoRA adapter on --init-model")
     p.add_argument("--lora-alpha", type=float, default=32.0)
     p.add_argument("--corpus-bytes", type=int, default=20_000_000)

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.kv_cache import KVCache
 from engine.models.args import ModelArgs
 
 
@@ -63,12 +64,21 @@ class Attention(nn.Module):
         sin: torch.Tensor,
         causal: bool,
         attn_mask: torch.Tensor | None,
+        cache: KVCache | None = None,
+        layer: int = 0,
+        start: int = 0,
     ) -> torch.Tensor:
         B, L, _ = x.shape
         q = self.q_proj(x).view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, L, D)
         k = self.k_proj(x).view(B, L, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (B, KV, L, D)
         v = self.v_proj(x).view(B, L, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (B, KV, L, D)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if cache is not None:
+            k, v = cache.write(layer, start, k, v)  # (B, KV, start+L, D)
+            if causal and attn_mask is None and start > 0:
+                # New query i sits at position start+i and may see keys 0..start+i.
+                keys = torch.arange(start + L, device=x.device)
+                attn_mask = keys[None, :] <= (start + torch.arange(L, device=x.device))[:, None]
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, is_causal=causal and attn_mask is None,
             enable_gqa=self.num_kv_heads != self.num_heads,
@@ -95,8 +105,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(args.hidden_size, args.rms_norm_eps)
         self.mlp = MLP(args)
 
-    def forward(self, x, cos, sin, causal, attn_mask):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, causal, attn_mask)
+    def forward(self, x, cos, sin, causal, attn_mask, cache=None, layer=0, start=0):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, causal, attn_mask, cache, layer, start)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -122,18 +132,22 @@ class Transformer(nn.Module):
         input_ids: torch.Tensor,
         causal: bool = False,
         attn_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        start: int = 0,
     ) -> torch.Tensor:
         """input_ids: (B, L) -> raw logits (B, L, V) in the checkpoint's own convention.
 
-        attn_mask, when given, is a boolean (L, L) or (B, 1, L, L) "may attend" mask and overrides causal.
+        attn_mask, when given, is a boolean (L, L) or (B, 1, L, L) "may attend" mask and overrides
+        causal. With a cache, input_ids sit at positions start..start+L and attend to everything the
+        cache holds before them.
         """
         assert input_ids.dim() == 2, f"input_ids must be (B, L), got {tuple(input_ids.shape)}"
         L = input_ids.shape[1]
         x = self.model.embed_tokens(input_ids)  # (B, L, d)
-        positions = torch.arange(L, device=input_ids.device)
+        positions = torch.arange(start, start + L, device=input_ids.device)
         cos, sin = rotary_cos_sin(positions, self.args.head_dim, self.args.rope_theta, x.dtype)
-        for layer in self.model.layers:
-            x = layer(x, cos, sin, causal, attn_mask)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, causal, attn_mask, cache, i, start)
         return self.lm_head(self.model.norm(x))  # (B, L, V)
 
     def token_logits(

@@ -52,7 +52,7 @@ class TrainConfig:
     max_steps: int = 1000
     max_minutes: float | None = None
     fim_rate: float = 0.5
-    anneal_steps: int = 0  # causal -> full attention over these many steps (DiffuLLaMA)
+    anneal_fraction: float = 0.0  # causal -> full attention over this part of training (DiffuLLaMA)
     lora_rank: int = 0  # > 0: train a LoRA adapter on a frozen init_model instead of all weights
     lora_alpha: float = 32.0
     corpus_bytes: int = 20_000_000
@@ -96,10 +96,18 @@ def build_model(config: TrainConfig) -> tuple[ModelArgs, Transformer, Tokenizer]
     return args, model.to(config.device).train(), tokenizer
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
+def progress_of(config: TrainConfig, step: int, elapsed_s: float) -> float:
+    """Fraction of the run done: by steps, or by wall time when a time budget is set."""
+    done = step / config.max_steps
+    if config.max_minutes:
+        done = max(done, elapsed_s / (60 * config.max_minutes))
+    return min(1.0, done)
+
+
+def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
+    """Linear warmup, then cosine decay to min_lr_ratio * lr over the run's progress."""
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
     floor = config.lr * config.min_lr_ratio
     return floor + (config.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -178,14 +186,15 @@ def train(config: TrainConfig) -> dict:
                     "elapsed_s": elapsed_before + time.monotonic() - started}, ckpt_path)
 
     while step < config.max_steps:
-        if config.max_minutes and (elapsed_before + time.monotonic() - started) > 60 * config.max_minutes:
+        progress = progress_of(config, step, elapsed_before + time.monotonic() - started)
+        if config.max_minutes and progress >= 1.0:
             break
         batch = objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask, generator)
         batch = {k: v.to(config.device) for k, v in batch.items()}
-        causal_fraction = max(0.0, 1.0 - step / config.anneal_steps) if config.anneal_steps else 0.0
+        causal_fraction = max(0.0, 1.0 - progress / config.anneal_fraction) if config.anneal_fraction else 0.0
         mask = objective.attention_mask(batch["valid"], causal_fraction)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
+            group["lr"] = learning_rate(config, step, progress)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
             logits = model.token_logits(batch["input_ids"], attn_mask=mask)  # (B, L, V)
         loss = objective.masked_diffusion_loss(logits, batch)

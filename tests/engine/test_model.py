@@ -105,3 +105,18 @@ def test_missing_and_corrupt_model_files(tmp_path, random_model_dir):
     (broken / "config.json").write_text("{not json")
     with pytest.raises(ModelDirError, match="not valid JSON"):
         load_model_dir(broken)
+
+
+def test_kv_cache_decoding_matches_full_causal_pass():
+    from engine.kv_cache import KVCache
+
+    torch.manual_seed(0)
+    model = Transformer(tiny_args()).eval()
+    ids = torch.randint(0, 64, (1, 10))
+    with torch.no_grad():
+        full = model(ids, causal=True)
+        cache = KVCache(model.args, 1, 16, "cpu", torch.float32)
+        steps = [model(ids[:, :6], causal=True, cache=cache, start=0)]
+        for pos in range(6, 10):
+            steps.append(model(ids[:, pos : pos + 1], causal=True, cache=cache, start=pos))
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
