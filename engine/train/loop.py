@@ -128,8 +128,10 @@ class Batches:
             raise ValueError(f"{config.corpus}/train.jsonl holds no text")
         eos = tokenizer.special.eos
         self.stream: list[int] = []
-        for enc in tokenizer.hf.encode_batch(self.texts, add_special_tokens=False):
-            self.stream.extend(enc.ids + ([eos] if eos is not None else []))
+        # In chunks: an Encoding carries offsets and masks besides ids, ~100x the text's size.
+        for start in range(0, len(self.texts), 64):
+            for enc in tokenizer.hf.encode_batch(self.texts[start : start + 64], add_special_tokens=False):
+                self.stream.extend(enc.ids + ([eos] if eos is not None else []))
 
     def next(self, rng: random.Random) -> list[objective.Example]:
         c, tok = self.config, self.tokenizer

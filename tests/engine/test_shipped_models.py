@@ -1,0 +1,34 @@
+"""The models the repo ships: loadable, small, and trained on a corpus that excludes the benchmark."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from engine.default_model import ASSETS, TINY, resolve_model
+from engine.loader import load_model_dir
+from engine.train.corpus import resolve_benchmark_dir, verify_manifest
+
+TINY_DIR = ASSETS / TINY
+
+
+def test_tiny_model_loads_and_is_small():
+    loaded = load_model_dir(resolve_model(TINY))
+    assert (TINY_DIR / "model.safetensors").stat().st_size <= 10 * 2**20
+    assert loaded.args.mask_token_id == loaded.tokenizer.special.mask
+    assert resolve_model(None) == TINY_DIR or resolve_model(None).is_dir()
+
+
+def test_tiny_corpus_manifest_excludes_the_benchmark():
+    manifest = json.loads(gzip.decompress((TINY_DIR / "corpus_manifest.json.gz").read_bytes()))
+    record = json.loads((TINY_DIR / "training_record.json").read_text())
+    assert manifest["files"] and manifest["sha256"]
+    assert record["config"]["corpus"].endswith("corpus")
+    bench = resolve_benchmark_dir()
+    if not bench.is_dir():
+        pytest.skip(f"benchmark data not at {bench}")
+    assert verify_manifest(manifest, bench) == []
+    assert not any("human" in f["path"].lower() and "eval" in f["path"].lower()
+                   for f in manifest["files"])
