@@ -120,7 +120,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lsp_server import cli_eval, cli_train
+    from lsp_server import cli_eval, cli_serve, cli_train
 
     parser = argparse.ArgumentParser(prog="stipple", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_eval.add_parser(sub, add_engine_options)
     cli_train.add_parser(sub)
+    cli_serve.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,143 @@
+"""StippleServer: the language server's state (settings, documents, engine bridge, counters) and the
+steps every completion handler shares. The handlers themselves live in lsp_server.handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from lsp_server import context, postprocess, span
+from lsp_server.bridge import EngineBridge
+from lsp_server.commands import Counters
+from lsp_server.documents import Document
+from lsp_server.languages import language_for
+from lsp_server.protocol import StippleProtocol
+from lsp_server.settings import Settings
+
+log = logging.getLogger("stipple.server")
+completion_log = logging.getLogger("stipple.completion")
+VERSION = "0.1.0"
+CHARS_PER_TOKEN = 12  # generous: the context window is cut by tokens afterwards
+
+
+@dataclass
+class Suggestion:
+    """A post-processed completion for one cursor."""
+
+    text: str
+    """What to insert at the cursor, in the file's line ends and indentation."""
+    range: types.Range
+    """Where to insert it (an empty range at the cursor, in the negotiated encoding)."""
+    request_id: str
+    """The engine's request id; the accept/reject commands carry it."""
+
+
+class StippleServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("stipple", VERSION, protocol_cls=StippleProtocol)
+        self.settings = Settings()
+        self.documents: dict[str, Document] = {}
+        self.bridge = EngineBridge()
+        self.counters = Counters()
+        self.tickets: dict[str, int] = {}  # uri -> latest request number, for debounce
+        self.loading: asyncio.Task | None = None
+
+    def report_server_error(self, error: Exception, source: object) -> None:
+        """Log, don't pop up: malformed input is answered on the wire, not in the user's face."""
+        log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+
+    @property
+    def encoding(self) -> str:
+        return str(getattr(self.workspace.position_encoding, "value", self.workspace.position_encoding))
+
+    def apply_settings(self, data: object) -> bool:
+        """Merge data into the settings; True when the engine must be reloaded."""
+        new, problems = self.settings.updated(data)
+        for problem in problems:
+            self.show(types.MessageType.Warning, f"stipple: ignoring setting {problem}")
+        reload, self.settings = new.needs_reload(self.settings), new
+        logging.getLogger("stipple").setLevel(self.settings.log_level.upper())
+        return reload
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def open_document(self, item: types.TextDocumentItem) -> None:
+        self.documents[item.uri] = Document(item.uri, item.language_id, item.version, item.text, self.encoding,
+                                            language_for(item.language_id, item.uri))
+
+    async def load_model(self) -> None:
+        """Load the engine with work-done progress; on failure tell the user why, and stay up."""
+        name, token = self.settings.model or "the embedded default model", f"stipple-load-{uuid.uuid4().hex}"
+        progress = bool(getattr(getattr(self.client_capabilities, "window", None), "work_done_progress", False))
+        if progress:
+            try:
+                await self.work_done_progress.create_async(token)
+                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
+                    title="stipple", message=f"loading {name}", cancellable=False))
+            except Exception as exc:  # a client that refuses progress still gets a model
+                log.warning("no work-done progress: %s", exc)
+                progress = False
+        await self.bridge.load(self.settings)
+        if progress:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(
+                message="model ready" if self.bridge.ready else "model failed to load"))
+        if self.bridge.error:
+            self.show(types.MessageType.Error, f"stipple: cannot load {name}: {self.bridge.error}. "
+                      "Completions are off until the 'model' setting names a valid model directory.")
+        else:
+            log.info("model ready: %s", self.bridge.engine.config.model_dir)
+
+    def start_loading(self) -> None:
+        if self.loading is not None and not self.loading.done():
+            self.loading.cancel()
+        self.loading = asyncio.get_running_loop().create_task(self.load_model())
+
+    async def suggest(self, uri: str, position: types.Position) -> Suggestion | None:
+        """The completion at a cursor, or None (skipped, not ready, cancelled, or stale)."""
+        doc = self.documents.get(uri)
+        if doc is None or not self.bridge.ready or doc.language is None \
+                or not self.settings.enabled(doc.language.name):
+            return None
+        version, settings = doc.version, self.settings
+        offset = doc.offset_at(position.line, position.character)
+        ctx = context.extract(doc, offset, settings.max_prefix_tokens * CHARS_PER_TOKEN,
+                              settings.max_suffix_tokens * CHARS_PER_TOKEN)
+        if ctx.skip:
+            self.counters.skipped += 1
+            completion_log.debug("%s:%d:%d skip: %s", uri, position.line, position.character, ctx.reason)
+            return None
+        if not await self.debounced(uri, settings.debounce_ms) or not self.bridge.ready:
+            self.counters.cancelled += 1
+            return None
+        plan = span.build_plan(ctx, settings, self.bridge.count_tokens, self.bridge.engine.max_positions)
+        result = await self.bridge.complete(uri, plan)
+        if result is None or self.documents.get(uri) is not doc or doc.version != version:
+            self.counters.cancelled += result is None
+            self.counters.stale += result is not None
+            return None
+        self.counters.generated += 1
+        text = postprocess.finish(result.text, ctx)
+        completion_log.info("%s %s:%d:%d %s (%s) %d steps %.0f ms -> %r", result.request_id, uri, position.line,
+                            position.character, ctx.mode, ctx.reason, result.steps_done,
+                            sum(result.timings_ms.values()), text)
+        if text is None:
+            return None
+        self.counters.offered += 1
+        cursor = types.Position(*doc.position_at(offset))
+        return Suggestion(text, types.Range(cursor, cursor), result.request_id)
+
+    async def debounced(self, uri: str, delay_ms: int) -> bool:
+        """Wait delay_ms; False when a newer request for uri arrived meanwhile (cancel-previous)."""
+        ticket = self.tickets[uri] = self.tickets.get(uri, 0) + 1
+        self.bridge.cancel(uri)
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
+        return self.tickets.get(uri) == ticket

@@ -1,0 +1,104 @@
+"""Settings: the one documented configuration of the language server.
+
+Field names are the editor setting names in snake_case; `from_dict` also accepts camelCase (what
+VS Code and most clients send) and an enclosing {"stipple": {...}} section. Values come from
+`initializationOptions` at start-up and from `workspace/didChangeConfiguration` later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("stipple.settings")
+
+SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "typescriptreact",
+                       "rust", "go")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+RELOAD_FIELDS = ("model", "device", "threads")  # changing one of these reloads the engine
+
+
+def _default_threads() -> int | None:
+    value = os.environ.get("STIPPLE_THREADS")
+    return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
+@dataclass
+class Settings:
+    model: str | None = None
+    """Model directory, or a shipped model's name ("stipple-tiny"); None: the embedded default."""
+    device: str = "auto"
+    """"auto" (CUDA when available), "cpu", "cuda" or "cuda:N"."""
+    threads: int | None = field(default_factory=_default_threads)
+    """torch CPU threads; None keeps torch's default. Defaults to $STIPPLE_THREADS when set."""
+    steps: int = 16
+    """Denoising steps K per completion (fewer is faster and rougher)."""
+    max_span_tokens: int = 64
+    """Upper bound on the masked span (the longest completion, in tokens)."""
+    max_prefix_tokens: int = 384
+    """Token budget for the code before the cursor."""
+    max_suffix_tokens: int = 128
+    """Token budget for the code after the cursor."""
+    languages: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(SUPPORTED_LANGUAGES, True))
+    """Per-language enable, keyed by languageId (javascriptreact counts as javascript); others are off."""
+    debounce_ms: int = 30
+    """Wait this long before starting the model; a newer request for the same document wins."""
+    log_level: str = "info"
+    """Server log level on stderr (or the --log-file): debug, info, warning, error."""
+
+    def enabled(self, language_id: str) -> bool:
+        return self.languages.get(language_id, False)
+
+    def updated(self, data: Any) -> tuple[Settings, list[str]]:
+        """A copy with the recognised values of data applied, and one problem line per bad value."""
+        if not isinstance(data, dict):
+            return self, [] if data is None else [f"settings must be an object, got {type(data).__name__}"]
+        if isinstance(data.get("stipple"), dict):
+            data = data["stipple"]
+        values, problems = {}, []
+        for key, value in data.items():
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower() if isinstance(key, str) else ""
+            name = "model" if name == "model_dir" else name
+            if name not in FIELD_TYPES:
+                log.debug("ignoring unknown setting %r", key)
+                continue
+            problem = _check(name, value)
+            if problem:
+                problems.append(f"{key}: {problem}")
+            else:
+                values[name] = value
+        if isinstance(values.get("languages"), dict):
+            values["languages"] = {**self.languages, **values["languages"]}
+        if "log_level" in values:
+            values["log_level"] = values["log_level"].lower()
+        return dataclasses.replace(self, **values), problems
+
+    def needs_reload(self, other: Settings) -> bool:
+        return any(getattr(self, name) != getattr(other, name) for name in RELOAD_FIELDS)
+
+
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str, type(None)), "device": (str,), "threads": (int, type(None)), "steps": (int,),
+    "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
+    "languages": (dict,), "debounce_ms": (int,), "log_level": (str,),
+}
+
+
+def _check(name: str, value: Any) -> str | None:
+    if not isinstance(value, FIELD_TYPES[name]) or isinstance(value, bool):
+        return f"expected {' or '.join(t.__name__ for t in FIELD_TYPES[name])}, got {value!r}"
+    if name in ("steps", "max_span_tokens") and value < 1:
+        return "must be >= 1"
+    if name in ("max_prefix_tokens", "max_suffix_tokens", "debounce_ms") and value < 0:
+        return "must be >= 0"
+    if name == "threads" and value is not None and value < 1:
+        return "must be >= 1"
+    if name == "log_level" and value.lower() not in LOG_LEVELS:
+        return f"must be one of {', '.join(LOG_LEVELS)}"
+    if name == "languages" and not all(isinstance(v, bool) for v in value.values()):
+        return "values must be true or false"
+    return None

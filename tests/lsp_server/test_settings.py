@@ -1,0 +1,57 @@
+"""Settings: camelCase or snake_case, with or without a "stipple" section, bad values reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from lsp_server.cli_serve import parse_address
+from lsp_server.settings import Settings
+
+
+def test_defaults_and_threads_from_environment(monkeypatch):
+    monkeypatch.setenv("STIPPLE_THREADS", "1")
+    settings = Settings()
+    assert settings.threads == 1 and settings.model is None and settings.enabled("python")
+    assert not settings.enabled("cobol")
+
+
+@pytest.mark.parametrize("data", [
+    {"stipple": {"steps": 8, "maxSpanTokens": 12, "modelDir": "/m", "debounceMs": 0}},
+    {"steps": 8, "max_span_tokens": 12, "model": "/m", "debounce_ms": 0},
+])
+def test_updated(data: dict):
+    settings, problems = Settings().updated(data)
+    assert problems == []
+    assert (settings.steps, settings.max_span_tokens, settings.model, settings.debounce_ms) == (8, 12, "/m", 0)
+    assert settings.needs_reload(Settings()) and not settings.needs_reload(settings)
+
+
+def test_bad_values_are_reported_and_ignored():
+    settings, problems = Settings().updated({"steps": 0, "device": 3, "logLevel": "LOUD", "languages": {"go": "no"},
+                                             "threads": True, "unknownThing": 1})
+    assert settings == Settings() and len(problems) == 5
+
+
+def test_languages_merge():
+    settings, _ = Settings().updated({"languages": {"go": False}})
+    assert not settings.enabled("go") and settings.enabled("rust")
+
+
+def test_non_object_settings():
+    assert Settings().updated(None) == (Settings(), [])
+    assert Settings().updated([1])[1]
+
+
+@pytest.mark.parametrize("spec, address", [("9000", ("127.0.0.1", 9000)), (":9000", ("127.0.0.1", 9000)),
+                                           ("0.0.0.0:9000", ("0.0.0.0", 9000)), ("[::1]:9000", ("::1", 9000))])
+def test_tcp_address(spec: str, address: tuple[str, int]):
+    assert parse_address(spec) == address
+
+
+def test_lsp_server_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, lsp_server.handlers, lsp_server.cli; lsp_server.cli.build_parser(); "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

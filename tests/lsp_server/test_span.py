@@ -1,0 +1,47 @@
+"""SpanPlan: windows cut at whole lines within the token budget, span length by mode."""
+
+from __future__ import annotations
+
+import pytest
+from lsp_helpers import load_marked
+
+from lsp_server.context import CursorContext, extract
+from lsp_server.settings import Settings
+from lsp_server.span import build_plan, choose_span_tokens
+
+
+def count_chars(text: str) -> int:  # a stand-in tokenizer: one token per character
+    return len(text)
+
+
+@pytest.mark.parametrize("name, mode, span", [
+    ("py_after_code.py", "single", 22), ("py_block_header.py", "multi", 64), ("py_blank_line.py", "multi", 48),
+])
+def test_span_length_by_mode(name: str, mode: str, span: int):
+    doc, offset = load_marked(name)
+    plan = build_plan(extract(doc, offset), Settings(), count_chars, 4096)
+    assert (plan.mode, plan.span_tokens, plan.steps) == (mode, span, 16)
+    assert plan.prefix + plan.suffix == doc.text  # everything fits
+
+
+def test_span_capped_by_setting():
+    assert choose_span_tokens(CursorContext("multi", "block header"), max_span_tokens=10) == 10
+
+
+def test_windows_are_whole_lines_nearest_first():
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(100)) + "x = "
+    suffix = "\n" + "".join(f"after_{i} = {i}\n" for i in range(100))
+    ctx = CursorContext("single", "after code", prefix=prefix, suffix=suffix, line_prefix="x = ")
+    plan = build_plan(ctx, Settings(max_prefix_tokens=200, max_suffix_tokens=60), count_chars, 4096)
+    assert plan.prefix.endswith("line_99 = 99\nx = ") and plan.prefix.startswith("line_")
+    assert len(plan.prefix) <= 200 and len(plan.suffix) <= 60
+    assert plan.suffix.startswith("\nafter_0 = 0\n") and plan.suffix.endswith("\n")
+
+
+def test_prefix_starts_at_a_top_level_line_outside_the_scope():
+    body = "".join(f"    step_{i}()\n" for i in range(30))
+    prefix = "def first():\n" + body + "\n\ndef second():\n    a = 1\n    b = "
+    ctx = CursorContext("single", "after code", prefix=prefix, suffix="\n", line_prefix="    b = ",
+                        scope_lines_before=2)
+    plan = build_plan(ctx, Settings(max_prefix_tokens=300), count_chars, 4096)
+    assert plan.prefix.startswith("def second():")
