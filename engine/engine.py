@@ -71,6 +71,7 @@ class Engine:
         generator = torch.Generator(device=ids.device).manual_seed(params.seed)
         request.num_masked = span_len
         length = None  # the sampler's span-length estimate, carried across steps
+        cache = self.runner.new_cache(ids.shape[1]) if params.context_cache else None
         banned = self.runner.banned_ids
         if not params.allow_pad:
             banned = torch.cat([banned, banned.new_tensor([self.special.pad])])
@@ -80,7 +81,9 @@ class Engine:
                 raise Cancelled(request.request_id)
             with timer.stage("denoise"):
                 ids[:, start : start + span_len] = span
-                logits = self.runner.span_logits(ids, start, span_len)  # (1, L, V)
+                step = request.steps_done
+                refresh = step == 0 or bool(params.refresh_every and step % params.refresh_every == 0)
+                logits = self.runner.span_logits(ids, start, span_len, cache, refresh)  # (1, L, V)
                 tokens, conf, length = sampler.propose(
                     logits, span, masked, self.special.pad, banned,
                     params.temperature, generator, length,

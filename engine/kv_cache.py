@@ -14,6 +14,9 @@ class KVCache:
         self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.num_hidden_layers)]
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.num_hidden_layers)]
         self.max_len = max_len
+        # Set to T when a middle piece (the span) is recomputed over a fully cached sequence of T
+        # positions; None for left-to-right use, where a query sees the positions before it.
+        self.attend_len: int | None = None
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,6 +16,8 @@ class DenoiseParams:
     mode: str = "multi"  # "single": the completion ends at the first newline
     span_tokens: int | None = None  # mask slots; None: DEFAULT_SPAN_TOKENS[mode]
     temperature: float = 0.0  # 0: greedy
+    context_cache: bool = True  # recompute only the span after the first step (Fast-dLLM)
+    refresh_every: int = 0  # with the cache: recompute everything every n steps (0: never; 1: exact)
     allow_pad: bool = True  # False: every slot is content (the span length is known, e.g. an oracle)
     seed: int = 0
 
@@ -30,5 +32,7 @@ class DenoiseParams:
             self.span_tokens = DEFAULT_SPAN_TOKENS[self.mode]
         if self.span_tokens < 1:
             raise ValueError(f"span_tokens must be >= 1, got {self.span_tokens}")
+        if self.refresh_every < 0:
+            raise ValueError(f"refresh_every must be >= 0, got {self.refresh_every}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")

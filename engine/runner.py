@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.config import EngineConfig
+from engine.kv_cache import KVCache
 from engine.loader import LoadedModel, load_model_dir
 
 
@@ -24,11 +25,35 @@ class Runner:
     def tensor(self, ids: list[int]) -> torch.Tensor:
         return torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, L)
 
+    def new_cache(self, length: int) -> KVCache:
+        return KVCache(self.loaded.args, 1, length, self.device, self.config.torch_dtype)
+
     @torch.inference_mode()
-    def span_logits(self, input_ids: torch.Tensor, start: int, length: int) -> torch.Tensor:
-        """Full bidirectional pass; logits (B, length, V) for positions start..start+length."""
-        logits = self.model.token_logits(input_ids)  # (B, L, V)
-        return logits[:, start : start + length]
+    def span_logits(
+        self,
+        input_ids: torch.Tensor,
+        start: int,
+        length: int,
+        cache: KVCache | None = None,
+        refresh: bool = True,
+    ) -> torch.Tensor:
+        """Logits (B, length, V) aligned to span positions start..start+length.
+
+        Without a cache, or with refresh, the whole sequence is recomputed (and cached). Otherwise
+        only the span is, attending to the context keys/values cached at the last refresh: the
+        dual-cache approximation of Fast-dLLM (Wu et al. 2025, sec. 3.2).
+        """
+        first = start - int(self.loaded.args.shift_logits)  # raw row that scores the first slot
+        if cache is None or refresh:
+            if cache is not None:
+                cache.attend_len = None
+            return self.model(input_ids, cache=cache, keep=slice(first, first + length))
+        cache.attend_len = input_ids.shape[1]
+        try:
+            piece = input_ids[:, first : start + length]  # (B, shift + length)
+            return self.model(piece, cache=cache, start=first, keep=slice(0, length))
+        finally:
+            cache.attend_len = None
 
     @torch.inference_mode()
     def warm_up(self) -> None:

@@ -75,7 +75,10 @@ class Attention(nn.Module):
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if cache is not None:
             k, v = cache.write(layer, start, k, v)  # (B, KV, start+L, D)
-            if causal and attn_mask is None and start > 0:
+            if cache.attend_len is not None:  # the span of a cached sequence sees all of it
+                k = cache.k[layer][:, :, : cache.attend_len]  # (B, KV, T, D)
+                v = cache.v[layer][:, :, : cache.attend_len]
+            elif causal and attn_mask is None and start > 0:
                 # New query i sits at position start+i and may see keys 0..start+i.
                 keys = torch.arange(start + L, device=x.device)
                 attn_mask = keys[None, :] <= (start + torch.arange(L, device=x.device))[:, None]
@@ -134,8 +137,12 @@ class Transformer(nn.Module):
         attn_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
         start: int = 0,
+        keep: slice | None = None,
     ) -> torch.Tensor:
         """input_ids: (B, L) -> raw logits (B, L, V) in the checkpoint's own convention.
+
+        keep selects the positions whose logits are wanted (the vocabulary projection is the
+        costliest single matmul of a small model; a span needs only its own rows).
 
         attn_mask, when given, is a boolean (L, L) or (B, 1, L, L) "may attend" mask and overrides
         causal. With a cache, input_ids sit at positions start..start+L and attend to everything the
@@ -148,7 +155,9 @@ class Transformer(nn.Module):
         cos, sin = rotary_cos_sin(positions, self.args.head_dim, self.args.rope_theta, x.dtype)
         for i, layer in enumerate(self.model.layers):
             x = layer(x, cos, sin, causal, attn_mask, cache, i, start)
-        return self.lm_head(self.model.norm(x))  # (B, L, V)
+        if keep is not None:
+            x = x[:, keep]
+        return self.lm_head(self.model.norm(x))  # (B, L or kept, V)
 
     def token_logits(
         self,

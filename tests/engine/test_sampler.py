@@ -103,3 +103,23 @@ def test_single_line_mode_keeps_the_line_and_its_newline():
     assert finish_text("return a", "def f(a):\n    ", "\n", "single") == "return a"
     assert finish_text("    return a", "def f(a):\n", "print()\n", "single") == "    return a\n"
     assert finish_text("a\nb", "", "", "multi") == "a\nb"
+
+
+def test_context_cache_refreshed_every_step_is_exact(random_model_dir):
+    engine = Engine(EngineConfig(model_dir=random_model_dir))
+    prefix, suffix = "def add(a, b):\n    total = a\n", "\n    return total\n"
+    plain = engine.infill(prefix, suffix, DenoiseParams(steps=6, span_tokens=12, context_cache=False))
+    exact = engine.infill(prefix, suffix, DenoiseParams(steps=6, span_tokens=12, refresh_every=1))
+    cached = engine.infill(prefix, suffix, DenoiseParams(steps=6, span_tokens=12))
+    assert exact.span_ids == plain.span_ids
+    assert len(cached.span_ids) == 12 and cached.num_masked == 0
+
+
+def test_cached_span_logits_match_a_full_pass_when_nothing_changed(random_model_dir):
+    engine = Engine(EngineConfig(model_dir=random_model_dir))
+    runner = engine.runner
+    ids = torch.randint(10, 500, (1, 20))
+    cache = runner.new_cache(20)
+    full = runner.span_logits(ids, 8, 5, cache, refresh=True)
+    cached = runner.span_logits(ids, 8, 5, cache, refresh=False)
+    assert torch.allclose(full, cached, atol=1e-5)
