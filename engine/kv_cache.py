@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from engine.models.args import ModelArgs
+if TYPE_CHECKING:  # models import this module; a runtime import would be circular
+    from engine.models.args import ModelArgs
 
 
 class KVCache:
