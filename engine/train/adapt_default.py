@@ -28,8 +28,8 @@ log = logging.getLogger("stipple.adapt")
 
 GPU = dict(seq_len=512, batch_size=32, lr=1e-3, warmup_steps=50, corpus_bytes=60_000_000,
            max_steps=100_000, checkpoint_every=500)
-CPU = dict(seq_len=256, batch_size=8, lr=1e-3, warmup_steps=30, corpus_bytes=20_000_000,
-           max_steps=100_000, checkpoint_every=100)
+CPU = dict(seq_len=256, batch_size=4, lr=1e-3, warmup_steps=20, corpus_bytes=8_000_000,
+           max_steps=100_000, checkpoint_every=50)
 SMOKE = dict(seq_len=64, batch_size=1, lr=1e-3, warmup_steps=1, corpus_bytes=100_000,
              max_steps=2, checkpoint_every=1000)
 

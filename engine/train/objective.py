@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from engine.layout import heal, heal_middle
 from engine.tokenizer import Tokenizer
 
 MIN_MASK_RATIO = 1e-3
@@ -64,6 +65,9 @@ def fim_example(
     if rng.random() < 0.15:  # cursor mid-line: the middle begins inside the line
         cut = rng.randint(0, len(middle_text.rstrip("\n")))
         prefix_text, middle_text = prefix_text + middle_text[:cut], middle_text[cut:]
+    layout = heal(prefix_text, suffix_text)  # the same line-break rule as at inference
+    prefix_text, suffix_text = layout.prefix, layout.suffix
+    middle_text = heal_middle(middle_text, layout)
     middle = tokenizer.encode(middle_text)
     if not middle:
         return None
