@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ class Job:
     """What to denoise."""
     stop: threading.Event = field(default_factory=threading.Event)
     """Set to stop the engine at its next denoising step."""
+    submitted: float = field(default_factory=time.perf_counter)
+    """When the job was handed to the worker thread (queueing is measured from here)."""
 
 
 @dataclass
@@ -42,6 +45,12 @@ class Completion:
     """Denoising steps actually run."""
     timings_ms: dict[str, float]
     """Stage -> duration, from the engine."""
+    queue_ms: float = 0.0
+    """Time the job waited for the worker thread."""
+    steps_ms: list[float] = field(default_factory=list)
+    """Each denoising step's duration, measured between the engine's should_stop calls."""
+    span_ids: list[int] = field(default_factory=list)
+    """The span's token ids after denoising (pads included)."""
 
 
 def load_engine(settings: Settings) -> Any:
@@ -100,16 +109,27 @@ class EngineBridge:
         from engine.request import SpanRequest
 
         plan, engine = job.plan, self.engine
+        queue_ms = (time.perf_counter() - job.submitted) * 1000
         if job.stop.is_set() or engine is None:
             return None
         request = SpanRequest(plan.prefix, plan.suffix,
                               DenoiseParams(steps=plan.steps, mode=plan.mode, span_tokens=plan.span_tokens))
+        step_starts: list[float] = []
+
+        def should_stop() -> bool:  # called before each denoising step: the step boundaries
+            step_starts.append(time.perf_counter())
+            return job.stop.is_set()
+
         try:
-            engine.generate(request, should_stop=job.stop.is_set)
+            engine.generate(request, should_stop=should_stop)
         except Cancelled:
             log.debug("%s cancelled after %d steps", request.request_id, request.steps_done)
             return None
-        return Completion(request.text, request.request_id, request.steps_done, dict(request.timings_ms))
+        denoise_end = time.perf_counter() - request.timings_ms.get("detokenize", 0.0) / 1000
+        bounds = step_starts[: request.steps_done] + [denoise_end]
+        steps_ms = [(b - a) * 1000 for a, b in zip(bounds, bounds[1:])]
+        return Completion(request.text, request.request_id, request.steps_done, dict(request.timings_ms),
+                          queue_ms, steps_ms, list(request.span_ids))
 
     def shutdown(self) -> None:
         for key in list(self._in_flight):

@@ -34,6 +34,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {key: value for key, value in (("model", args.model), ("device", args.device)) if value}
     overrides["log_level"] = args.log_level
     server.apply_settings(overrides)
+    server.emit_spans = args.spans
+    if args.record:
+        from lsp_server.recorder import TraceRecorder
+
+        server.protocol.recorder = TraceRecorder(args.record)
     if args.tcp:
         host, port = args.tcp
         logging.getLogger("stipple.server").info("listening on %s:%d", host, port)
@@ -52,4 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (also $STIPPLE_THREADS)")
     p.add_argument("--log-file", default=None, help="log here instead of stderr")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--spans", action="store_true",
+                   help="send a stipple/spans notification (per-stage timings) after each completion request")
+    p.add_argument("--record", default=None, metavar="TRACE.msgpack",
+                   help="record every LSP message with its time to a msgpack trace (see `stipple bench replay`)")
     p.set_defaults(func=cmd_serve)

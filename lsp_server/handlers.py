@@ -11,6 +11,7 @@ from lsprotocol import types
 
 from lsp_server import commands
 from lsp_server.server import StippleServer
+from lsp_server.spans import RequestSpans
 
 log = logging.getLogger("stipple.handlers")
 
@@ -87,11 +88,16 @@ def register(server: StippleServer) -> None:
 
 
 async def safely(ls: StippleServer, uri: str, position: types.Position):
-    """ls.suggest, with any failure logged and turned into "no suggestion"."""
+    """ls.suggest, with any failure logged and turned into "no suggestion"; its spans published."""
+    spans = RequestSpans(uri, lsp_id=ls.protocol.msg_id)
     try:
-        return await ls.suggest(uri, position)
+        return await ls.suggest(uri, position, spans)
     except ValueError as exc:  # a position the document cannot have
+        spans.outcome = "error"
         log.warning("bad position %s:%s: %s", uri, position, exc)
     except Exception:
+        spans.outcome = "error"
         log.exception("completion failed at %s:%s", uri, position)
+    finally:
+        ls.publish_spans(spans)
     return None

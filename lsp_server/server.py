@@ -13,12 +13,14 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from lsp_server import context, postprocess, span
-from lsp_server.bridge import EngineBridge
+from lsp_server.bridge import Completion, EngineBridge
 from lsp_server.commands import Counters
 from lsp_server.documents import Document
 from lsp_server.languages import language_for
 from lsp_server.protocol import StippleProtocol
 from lsp_server.settings import Settings
+from lsp_server.spans import METHOD as SPANS_METHOD
+from lsp_server.spans import RequestSpans
 
 log = logging.getLogger("stipple.server")
 completion_log = logging.getLogger("stipple.completion")
@@ -47,6 +49,7 @@ class StippleServer(LanguageServer):
         self.counters = Counters()
         self.tickets: dict[str, int] = {}  # uri -> latest request number, for debounce
         self.loading: asyncio.Task | None = None
+        self.emit_spans = False  # `stipple serve --spans`: send stipple/spans after each completion request
 
     def report_server_error(self, error: Exception, source: object) -> None:
         """Log, don't pop up: malformed input is answered on the wire, not in the user's face."""
@@ -100,39 +103,64 @@ class StippleServer(LanguageServer):
             self.loading.cancel()
         self.loading = asyncio.get_running_loop().create_task(self.load_model())
 
-    async def suggest(self, uri: str, position: types.Position) -> Suggestion | None:
-        """The completion at a cursor, or None (skipped, not ready, cancelled, or stale)."""
+    async def suggest(self, uri: str, position: types.Position, spans: RequestSpans | None = None
+                      ) -> Suggestion | None:
+        """The completion at a cursor, or None (skipped, not ready, cancelled, or stale).
+
+        Each stage's duration goes into spans (see lsp_server.spans), with how the request ended."""
+        spans = spans if spans is not None else RequestSpans(uri)
         doc = self.documents.get(uri)
         if doc is None or not self.bridge.ready or doc.language is None \
                 or not self.settings.enabled(doc.language.name):
+            spans.outcome = "not_ready"
             return None
         version, settings = doc.version, self.settings
-        offset = doc.offset_at(position.line, position.character)
-        ctx = context.extract(doc, offset, settings.max_prefix_tokens * CHARS_PER_TOKEN,
-                              settings.max_suffix_tokens * CHARS_PER_TOKEN)
+        with spans.stage("context"):
+            offset = doc.offset_at(position.line, position.character)
+            ctx = context.extract(doc, offset, settings.max_prefix_tokens * CHARS_PER_TOKEN,
+                                  settings.max_suffix_tokens * CHARS_PER_TOKEN)
+        spans.mode, spans.reason = ctx.mode, ctx.reason
         if ctx.skip:
             self.counters.skipped += 1
+            spans.outcome = "skipped"
             completion_log.debug("%s:%d:%d skip: %s", uri, position.line, position.character, ctx.reason)
             return None
-        if not await self.debounced(uri, settings.debounce_ms) or not self.bridge.ready:
+        with spans.stage("debounce"):
+            fresh = await self.debounced(uri, settings.debounce_ms)
+        if not fresh or not self.bridge.ready:
             self.counters.cancelled += 1
+            spans.outcome = "debounced"
             return None
-        plan = span.build_plan(ctx, settings, self.bridge.count_tokens, self.bridge.engine.max_positions)
+        with spans.stage("plan"):
+            plan = span.build_plan(ctx, settings, self.bridge.count_tokens, self.bridge.engine.max_positions)
+        spans.span_tokens, spans.steps = plan.span_tokens, plan.steps
+        spans.prefix_chars, spans.suffix_chars = len(plan.prefix), len(plan.suffix)
         result = await self.bridge.complete(uri, plan)
+        if result is not None:
+            record_engine_spans(spans, result, self.bridge.engine)
         if result is None or self.documents.get(uri) is not doc or doc.version != version:
             self.counters.cancelled += result is None
             self.counters.stale += result is not None
+            spans.outcome = "cancelled" if result is None else "stale"
             return None
         self.counters.generated += 1
-        text = postprocess.finish(result.text, ctx)
+        with spans.stage("postprocess"):
+            text = postprocess.finish(result.text, ctx)
         completion_log.info("%s %s:%d:%d %s (%s) %d steps %.0f ms -> %r", result.request_id, uri, position.line,
                             position.character, ctx.mode, ctx.reason, result.steps_done,
                             sum(result.timings_ms.values()), text)
         if text is None:
+            spans.outcome = "empty"
             return None
         self.counters.offered += 1
+        spans.outcome = "offered"
         cursor = types.Position(*doc.position_at(offset))
         return Suggestion(text, types.Range(cursor, cursor), result.request_id)
+
+    def publish_spans(self, spans: RequestSpans) -> None:
+        """Send spans to the client (only when started with --spans: editors have no use for them)."""
+        if self.emit_spans:
+            self.protocol.notify(SPANS_METHOD, spans.as_params())
 
     async def debounced(self, uri: str, delay_ms: int) -> bool:
         """Wait delay_ms; False when a newer request for uri arrived meanwhile (cancel-previous)."""
@@ -141,3 +169,16 @@ class StippleServer(LanguageServer):
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         return self.tickets.get(uri) == ticket
+
+
+def record_engine_spans(spans: RequestSpans, result: Completion, engine: object) -> None:
+    """The bridge's and engine's timings, in the spans' stage names (prefill = the first step)."""
+    spans.request_id, spans.steps_done, spans.steps_ms = result.request_id, result.steps_done, result.steps_ms
+    spans.add("queue", result.queue_ms)
+    for name in ("tokenize", "detokenize"):
+        spans.add(name, result.timings_ms.get(name, 0.0))
+    if result.steps_ms:
+        spans.add("prefill", result.steps_ms[0])
+        spans.add("denoise", sum(result.steps_ms[1:]))
+    pad = getattr(getattr(getattr(engine, "tokenizer", None), "special", None), "pad", None)
+    spans.generated_tokens = sum(1 for token in result.span_ids if token != pad)
