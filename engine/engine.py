@@ -5,14 +5,16 @@ The layout a model sees is `[bos] prefix [mask] * L suffix`; the span's unused t
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from engine import sampler
+from engine import strategies
 from engine.config import EngineConfig
+from engine.layout import Layout, completion, heal
 from engine.params import DenoiseParams
 from engine.request import RequestStatus, SpanRequest
 from engine.runner import Runner
@@ -57,20 +59,22 @@ class Engine:
     def generate(
         self, request: SpanRequest, should_stop: Callable[[], bool] | None = None
     ) -> SpanRequest:
-        """Denoise request's span in at most params.steps steps. Raises Cancelled if should_stop()."""
+        """Denoise request's span in at most params.steps steps. Raises Cancelled if should_stop().
+
+        The per-step strategy (which slots to commit, blocks, remasking) lives in strategies.py.
+        """
         timer, params = Timer(request), request.params
         request.status = RequestStatus.RUNNING
         with timer.stage("tokenize"):
-            self._tokenize(request)
+            layout = self._tokenize(request)
         span_len = min(params.span_tokens, self.config.max_span_tokens)
         head = [self.special.bos] if self.special.bos is not None else []
         start = len(head) + len(request.prefix_ids)
         ids = self.runner.tensor(head + request.prefix_ids + [self.special.mask] * span_len + request.suffix_ids)
         span = ids[:, start : start + span_len].clone()  # (1, L)
-        masked = torch.ones_like(span, dtype=torch.bool)  # (1, L)
+        state = strategies.initial_state(span, params)
         generator = torch.Generator(device=ids.device).manual_seed(params.seed)
-        request.num_masked = span_len
-        length = None  # the sampler's span-length estimate, carried across steps
+        request.num_masked = state.num_masked
         cache = self.runner.new_cache(ids.shape[1]) if params.context_cache else None
         banned = self.runner.banned_ids
         if not params.allow_pad:
@@ -80,46 +84,37 @@ class Engine:
                 request.status = RequestStatus.CANCELLED
                 raise Cancelled(request.request_id)
             with timer.stage("denoise"):
-                ids[:, start : start + span_len] = span
+                ids[:, start : start + span_len] = state.span
                 step = request.steps_done
                 refresh = step == 0 or bool(params.refresh_every and step % params.refresh_every == 0)
                 logits = self.runner.span_logits(ids, start, span_len, cache, refresh)  # (1, L, V)
-                tokens, conf, length = sampler.propose(
-                    logits, span, masked, self.special.pad, banned,
-                    params.temperature, generator, length,
-                )
-                k = sampler.num_to_commit(request.num_masked, params.steps - request.steps_done)
-                span, masked = sampler.commit_most_confident(span, masked, tokens, conf, k, self.special.pad)
-                request.num_masked = int(masked.sum())
-                request.steps_done += 1
+                if layout.lead:  # the span begins with the prefix's newline (engine/layout.py)
+                    logits[:, 0] = logits[:, 0].masked_fill(~self.newline_first, float("-inf"))
+                state = strategies.denoise_step(logits, state, params, self.special.pad,
+                                                self.special.mask, banned, generator)
+                request.num_masked = state.num_masked
+                request.steps_done = state.steps_done
         with timer.stage("detokenize"):
-            request.span_ids = span[0].tolist()
+            request.span_ids = state.span[0].tolist()
             text = self.tokenizer.decode(request.span_ids)
-            request.text = finish_text(text, request.prefix, request.suffix, params.mode)
+            request.text = completion(text, layout, params.mode)
         request.status = RequestStatus.FINISHED
         return request
 
-    def _tokenize(self, request: SpanRequest) -> None:
+    @functools.cached_property
+    def newline_first(self) -> torch.Tensor:
+        """(V,) bool: tokens whose text starts with a newline."""
+        starts = [self.tokenizer.decode([i]).startswith(("\n", "\r\n"))
+                  for i in range(self.runner.loaded.args.vocab_size)]
+        return torch.tensor(starts, device=self.runner.device)
+
+    def _tokenize(self, request: SpanRequest) -> Layout:
+        layout = heal(request.prefix, request.suffix)
         budget = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - 1
         suffix_budget = min(self.config.max_suffix_tokens, budget // 4)
-        request.suffix_ids = self.tokenizer.encode(request.suffix)[:suffix_budget]
+        request.suffix_ids = self.tokenizer.encode(layout.suffix)[:suffix_budget]
         prefix_budget = min(self.config.max_prefix_tokens, budget - len(request.suffix_ids))
-        prefix_ids = self.tokenizer.encode(request.prefix)
+        prefix_ids = self.tokenizer.encode(layout.prefix)
         request.prefix_ids = prefix_ids[max(0, len(prefix_ids) - prefix_budget) :]
+        return layout
 
-
-def finish_text(text: str, prefix: str, suffix: str, mode: str) -> str:
-    """The completion for its mode: single-line text ends at (and keeps) its first newline.
-
-    A cursor at the start of a line whose suffix starts a new line needs the line's own newline,
-    or the completed line would run into the next one.
-    """
-    if mode != "single":
-        return text
-    cut = text.find("\n")
-    if cut >= 0:
-        return text[: cut + 1]
-    at_line_start = prefix == "" or prefix.endswith("\n")
-    if text.strip() and at_line_start and suffix and not suffix.startswith("\n"):
-        return text + "\n"
-    return text

@@ -48,7 +48,8 @@ def cmd_infill(args: argparse.Namespace) -> int:
                 row["task_id"] = task.get("task_id", f"line-{number}")
                 params = DenoiseParams(steps=args.steps, mode=task.get("mode", args.mode),
                                        span_tokens=task.get("span_tokens", args.span_tokens),
-                                       temperature=args.temperature, seed=args.seed)
+                                       temperature=args.temperature, seed=args.seed,
+                                       strategy=args.strategy, threshold=args.threshold)
                 started = time.perf_counter()
                 result = engine.infill(task["prompt"], task.get("suffix", ""), params)
                 row.update(completion=result.text, steps=result.steps_done,
@@ -102,7 +103,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
     engine = engine_from_args(args)
     started = time.perf_counter()
     result = engine.infill(prefix, suffix, DenoiseParams(steps=args.steps, mode=mode,
-                                                         span_tokens=args.span_tokens))
+                                                         span_tokens=args.span_tokens,
+                                                         strategy=args.strategy, threshold=args.threshold))
     latency = (time.perf_counter() - started) * 1000
     sys.stdout.write(result.text if result.text.endswith("\n") else result.text + "\n")
     if args.show_latency:
@@ -111,16 +113,29 @@ def cmd_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text}")
+    return value
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
+    from engine.params import STRATEGIES  # torch-free
+
     p.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--steps", type=int, default=16, help="denoising steps K")
     p.add_argument("--span-tokens", type=int, default=None, help="mask slots (default by mode)")
+    p.add_argument("--strategy", default="confidence", choices=STRATEGIES,
+                   help="which slots each step commits (engine/strategies.py)")
+    p.add_argument("--threshold", type=probability, default=0.9,
+                   help="--strategy threshold: commit every slot whose probability exceeds this")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lsp_server import cli_eval, cli_serve, cli_train
+    from lsp_server import cli_bench, cli_eval, cli_serve, cli_train
 
     parser = argparse.ArgumentParser(prog="stipple", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -145,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_eval.add_parser(sub, add_engine_options)
     cli_train.add_parser(sub)
     cli_serve.add_parser(sub)
+    cli_bench.add_parser(sub)
     return parser
 
 

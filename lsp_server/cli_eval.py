@@ -24,14 +24,15 @@ def machine_info() -> dict:
 
 
 def diffusion_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
-                   span_tokens: int | None, progress: bool) -> list[dict]:
+                   span_tokens: int | None, progress: bool, strategy: str = "confidence",
+                   threshold: float = 0.9) -> list[dict]:
     from engine.params import DenoiseParams
 
     rows = []
     for n, task in enumerate(tasks, 1):
         length = len(engine.tokenizer.encode(task["canonical_solution"])) if oracle else span_tokens
         params = DenoiseParams(steps=steps, mode=mode, span_tokens=max(1, length or 0) if length else None,
-                               allow_pad=not oracle)
+                               allow_pad=not oracle, strategy=strategy, threshold=threshold)
         started = time.perf_counter()
         result = engine.infill(task["prompt"], task["suffix"], params)
         rows.append({"task_id": task["task_id"], "completion": result.text, "steps": result.steps_done,
@@ -76,7 +77,7 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
         engine = engine_from_args(args)
         model_dir = engine.config.model_dir
         rows = diffusion_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
-                              progress=not args.quiet)
+                              progress=not args.quiet, strategy=args.strategy, threshold=args.threshold)
     report = he.evaluate(tasks, rows, workers=args.workers, split=args.split)
     report.update(completer=args.completer, model=str(model_dir), steps=args.steps, mode=mode,
                   oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,

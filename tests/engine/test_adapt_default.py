@@ -51,5 +51,6 @@ def test_adapter_merges_once_into_the_cache(smoke_run, monkeypatch):
     trained = load_model_dir(smoke_run / "work" / "adapted")
     ids = torch.tensor([[1, 400, 500, 600, mask, mask, 700]])
     with torch.no_grad():  # bf16 low-rank factors: close to the trained merge, not bit-equal
-        diff = (loaded.model(ids) - trained.model(ids)).abs().max()
-    assert diff < 0.05, f"merged model differs from the trained one by {diff}"
+        expected = trained.model(ids)
+        diff = (loaded.model(ids) - expected).abs().max() / expected.abs().max()
+    assert diff < 0.01, f"merged model differs from the trained one by {diff:.4f} (relative)"

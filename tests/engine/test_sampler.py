@@ -6,7 +6,7 @@ import torch
 
 from engine import sampler
 from engine.config import EngineConfig
-from engine.engine import Cancelled, Engine, finish_text
+from engine.engine import Cancelled, Engine
 from engine.params import DenoiseParams
 from engine.request import RequestStatus, SpanRequest
 
@@ -96,13 +96,6 @@ def test_engine_cancellation_between_steps(random_model_dir):
     else:
         raise AssertionError("expected Cancelled")
     assert request.status is RequestStatus.CANCELLED and request.steps_done == 2
-
-
-def test_single_line_mode_keeps_the_line_and_its_newline():
-    assert finish_text("    return a\n    x = 1\n", "def f(a):\n", "\n", "single") == "    return a\n"
-    assert finish_text("return a", "def f(a):\n    ", "\n", "single") == "return a"
-    assert finish_text("    return a", "def f(a):\n", "print()\n", "single") == "    return a\n"
-    assert finish_text("a\nb", "", "", "multi") == "a\nb"
 
 
 def test_context_cache_refreshed_every_step_is_exact(random_model_dir):

@@ -32,3 +32,20 @@ def test_tiny_corpus_manifest_excludes_the_benchmark():
     assert verify_manifest(manifest, bench) == []
     assert not any("human" in f["path"].lower() and "eval" in f["path"].lower()
                    for f in manifest["files"])
+
+
+ADAPTER_DIR = ASSETS / "smollm2-dllm" / "adapter"
+
+
+@pytest.mark.skipif(not (ADAPTER_DIR / "adapter_config.json").is_file(), reason="no adapter shipped")
+def test_shipped_adapter_is_small_and_matches_the_base_vocabulary():
+    from engine.adapter import load_adapter
+
+    config, state = load_adapter(ADAPTER_DIR)
+    size = sum(f.stat().st_size for f in ADAPTER_DIR.glob("adapter-*.safetensors"))
+    assert size <= 30 * 2**20
+    assert all(f.stat().st_size <= 16 * 2**20 for f in ADAPTER_DIR.glob("adapter-*.safetensors"))
+    assert config["row_ids"] == [15, 16]  # SmolLM2's <jupyter_script> (mask) and <empty_output> (pad)
+    assert state["embed_rows"].shape == (2, 576)
+    lora = [k for k in state if k.endswith(".lora_A")]
+    assert len(lora) == 30 * 7 and all(state[k].shape[0] == config["rank"] for k in lora)
