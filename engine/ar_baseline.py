@@ -26,7 +26,7 @@ class ARResult:
 
 class ARCompleter:
     def __init__(self, model_dir: Path, device: str = "cpu", context_tokens: int = 512,
-                 max_new_tokens: int = 48) -> None:
+                 max_new_tokens: int = 48, add_bos: bool = False) -> None:
         self.loaded = load_model_dir(model_dir, device)
         if not self.loaded.args.shift_logits:
             raise ValueError(f"{model_dir}: an autoregressive baseline needs a next-token model")
@@ -36,6 +36,8 @@ class ARCompleter:
         newline_ids = [i for t, i in vocab.items() if self.tokenizer.decode([i]).startswith("\n")]
         self.newline_first = torch.tensor(sorted(newline_ids), device=device)
         self.stop_ids = {i for i in (self.tokenizer.special.eos,) if i is not None}
+        # Plain text continuation by default: SmolLM2's "bos" is a chat-turn marker.
+        self.add_bos = add_bos
 
     @torch.inference_mode()
     def complete(self, prefix: str, suffix: str = "", mode: str = "single") -> ARResult:
@@ -44,7 +46,7 @@ class ARCompleter:
         at_line_start = prefix.endswith("\n")
         context = prefix[:-1] if at_line_start else prefix
         ids = self.tokenizer.encode(context)[-self.context_tokens :]
-        if self.tokenizer.special.bos is not None:
+        if self.add_bos and self.tokenizer.special.bos is not None:
             ids = [self.tokenizer.special.bos] + ids
         cache = KVCache(self.loaded.args, 1, len(ids) + self.max_new_tokens + 1, self.device,
                         self.model.model.embed_tokens.weight.dtype)
