@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Prepare .gpu/ (git-ignored) for the GPU machine, which reaches no registry and takes at most
+# 64 MiB of working tree per call: the SmolLM2 GGUF in parts, the one wheel its image lacks
+# (gguf), and the HumanEval files used to exclude benchmark code from the corpus and to score.
+#   bash benchmarks/gpu/stage.sh            # then follow benchmarks/gpu/README.md
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
+PART_MB=${PART_MB:-24}  # tracked files (~30 MB) + one part must stay under 64 MiB
+rm -rf .gpu && mkdir -p .gpu/parts .gpu/whl .gpu/humaneval
+GGUF=$($PY -c "from engine.convert.gguf_llama import smollm2_gguf_path; print(smollm2_gguf_path())")
+split -b "${PART_MB}m" -d "$GGUF" .gpu/parts/gguf.part-
+sha256sum "$GGUF" | cut -d' ' -f1 > .gpu/gguf.sha256
+basename "$GGUF" > .gpu/gguf.name
+$PY -m pip download -q --no-deps --only-binary=:all: -d .gpu/whl "gguf==$($PY -c 'import importlib.metadata as m; print(m.version("gguf"))')"
+BENCH=${STIPPLE_HUMANEVAL_DIR:-../shared/benchmarks/humaneval-infilling}
+cp "$BENCH"/HumanEval-RandomSpanInfillingLight.jsonl.gz "$BENCH"/HumanEval-SingleLineInfilling.jsonl.gz .gpu/humaneval/
+ls .gpu/parts
