@@ -23,7 +23,7 @@ $(DEV_STAMP): $(BASE_STAMP)
 	@touch $@
 
 demo: install
-	$(VENV)/bin/stipple complete $(DEMO_CURSOR) --show-latency
+	$(VENV)/bin/stipple complete $(DEMO_CURSOR) --mode single --show-latency
 
 test: install-dev
 	$(PY) -m pytest

@@ -26,6 +26,8 @@ class Layout:
     """The newline put at the suffix's start; the completion ends with it ("" if none)."""
     line_start: bool
     """The cursor is at the start of a line: a completed line keeps its own newline."""
+    after_indent: bool = False
+    """The cursor's line holds only indentation so far: the completion must not add more."""
 
 
 def newline_at_end(text: str) -> str:
@@ -36,7 +38,9 @@ def heal(prefix: str, suffix: str) -> Layout:
     """Move the line breaks at a line-start cursor so that newline + indentation stay one token."""
     lead = newline_at_end(prefix)
     if not lead:
-        return Layout(prefix, suffix, "", "", line_start=prefix == "")
+        current = prefix.rsplit("\n", 1)[-1]
+        indented = current != "" and current.strip(" \t") == ""
+        return Layout(prefix, suffix, "", "", line_start=prefix == "", after_indent=indented)
     trail = "" if suffix.startswith(("\n", "\r\n")) else lead
     return Layout(prefix[: -len(lead)], trail + suffix, lead, trail, line_start=True)
 
@@ -53,6 +57,8 @@ def completion(text: str, layout: Layout, mode: str) -> str:
 
     Single-line mode keeps the first line only.
     """
+    if layout.after_indent:
+        text = text.lstrip(" \t")
     if layout.lead and text.startswith(layout.lead):
         text = text[len(layout.lead) :]
     elif layout.lead and text.startswith("\n"):

@@ -1,4 +1,4 @@
-"""A small module to complete: `make demo` puts the cursor on line 9, after the indentation."""
+"""A small module to complete: `make demo` asks for line 9 (the loop body), after its indentation."""
 
 
 def mean(values: list[float]) -> float:
@@ -6,7 +6,7 @@ def mean(values: list[float]) -> float:
         raise ValueError("mean of an empty list")
     total = 0.0
     for value in values:
-        total += value
+        
     return total / len(values)
 
 

@@ -35,6 +35,7 @@ def test_line_start_cursor_moves_newlines():
     ("x + 1\nmore", "return ", "\n", "single", "x + 1"),
     ("    y = 1", "def f():\n", "    return\n", "single", "    y = 1\n"),  # no leading newline made
     ("\n", "def f():\n", "    return\n", "single", "\n"),
+    (" total += value", "    for v in x:\n        ", "\n", "single", "total += value"),  # no double indent
 ])
 def test_completion_from_span_text(text, prefix, suffix, mode, expected):
     assert completion(text, heal(prefix, suffix), mode) == expected
