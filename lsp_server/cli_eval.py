@@ -23,35 +23,44 @@ def machine_info() -> dict:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def collect_rows(tasks: list[dict], complete, progress: bool) -> list[dict]:
+    """Run complete(task) -> (text, steps) over the tasks, timing each; the infill output rows."""
+    rows = []
+    for n, task in enumerate(tasks, 1):
+        started = time.perf_counter()
+        text, steps = complete(task)
+        rows.append({"task_id": task["task_id"], "completion": text, "steps": steps,
+                     "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        if progress and n % 25 == 0:
+            print(f"  {n}/{len(tasks)}", file=sys.stderr)
+    return rows
+
+
 def diffusion_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
                    span_tokens: int | None, progress: bool, strategy: str = "confidence",
                    threshold: float = 0.9) -> list[dict]:
+    from engine.layout import heal, heal_middle
     from engine.params import DenoiseParams
 
-    rows = []
-    for n, task in enumerate(tasks, 1):
-        length = len(engine.tokenizer.encode(task["canonical_solution"])) if oracle else span_tokens
-        params = DenoiseParams(steps=steps, mode=mode, span_tokens=max(1, length or 0) if length else None,
-                               allow_pad=not oracle, strategy=strategy, threshold=threshold)
-        started = time.perf_counter()
+    def complete(task: dict) -> tuple[str, int]:
+        length = span_tokens
+        if oracle:  # the true middle, as the span holds it (line breaks healed)
+            middle = heal_middle(task["canonical_solution"], heal(task["prompt"], task["suffix"]))
+            length = max(1, len(engine.tokenizer.encode(middle)))
+        params = DenoiseParams(steps=steps, mode=mode, span_tokens=length, allow_pad=not oracle,
+                               strategy=strategy, threshold=threshold)
         result = engine.infill(task["prompt"], task["suffix"], params)
-        rows.append({"task_id": task["task_id"], "completion": result.text, "steps": result.steps_done,
-                     "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
-        if progress and n % 25 == 0:
-            print(f"  {n}/{len(tasks)}", file=sys.stderr)
-    return rows
+        return result.text, result.steps_done
+
+    return collect_rows(tasks, complete, progress)
 
 
 def ar_rows(completer, tasks: list[dict], mode: str, progress: bool) -> list[dict]:
-    rows = []
-    for n, task in enumerate(tasks, 1):
-        started = time.perf_counter()
+    def complete(task: dict) -> tuple[str, int]:
         result = completer.complete(task["prompt"], task["suffix"], mode)
-        rows.append({"task_id": task["task_id"], "completion": result.text, "steps": result.steps_done,
-                     "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
-        if progress and n % 25 == 0:
-            print(f"  {n}/{len(tasks)}", file=sys.stderr)
-    return rows
+        return result.text, result.steps_done
+
+    return collect_rows(tasks, complete, progress)
 
 
 def cmd_humaneval(args: argparse.Namespace) -> int:
