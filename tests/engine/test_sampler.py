@@ -116,3 +116,12 @@ def test_cached_span_logits_match_a_full_pass_when_nothing_changed(random_model_
     full = runner.span_logits(ids, 8, 5, cache, refresh=True)
     cached = runner.span_logits(ids, 8, 5, cache, refresh=False)
     assert torch.allclose(full, cached, atol=1e-5)
+
+
+def test_single_line_spans_hold_no_line_break_past_the_lead(random_model_dir):
+    engine = Engine(EngineConfig(model_dir=random_model_dir))
+    for prefix, suffix in [("def f(x):\n", "    return x\n"), ("x = foo(", ")\n")]:
+        request = engine.infill(prefix, suffix, DenoiseParams(steps=4, span_tokens=10, mode="single"))
+        lead = int(prefix.endswith("\n"))
+        breaks = [i for i in request.span_ids[lead:] if "\n" in engine.tokenizer.decode([i])]
+        assert breaks == [] and request.text.count("\n") <= 1
