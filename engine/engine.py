@@ -90,9 +90,9 @@ class Engine:
                 logits = self.runner.span_logits(ids, start, span_len, cache, refresh)  # (1, L, V)
                 if layout.lead:  # the span begins with the prefix's newline (engine/layout.py)
                     logits[:, 0] = logits[:, 0].masked_fill(~self.newline_first, float("-inf"))
-                if params.mode == "single":  # one line: no newline past the healed lead
-                    rest = logits[:, int(bool(layout.lead)) :]
-                    rest.masked_fill_(self.has_newline, float("-inf"))
+                if params.mode == "single" and layout.lead and span_len > 1:
+                    # The line asked for is not blank: its first token may not break the line.
+                    logits[:, 1] = logits[:, 1].masked_fill(self.newline_first, float("-inf"))
                 state = strategies.denoise_step(logits, state, params, self.special.pad,
                                                 self.special.mask, banned, generator)
                 request.num_masked = state.num_masked
@@ -110,13 +110,6 @@ class Engine:
         starts = [self.tokenizer.decode([i]).startswith(("\n", "\r\n"))
                   for i in range(self.runner.loaded.args.vocab_size)]
         return torch.tensor(starts, device=self.runner.device)
-
-    @functools.cached_property
-    def has_newline(self) -> torch.Tensor:
-        """(V,) bool: tokens whose text contains a line break."""
-        found = [any(c in self.tokenizer.decode([i]) for c in "\r\n")
-                 for i in range(self.runner.loaded.args.vocab_size)]
-        return torch.tensor(found, device=self.runner.device)
 
     def _tokenize(self, request: SpanRequest) -> Layout:
         layout = heal(request.prefix, request.suffix)
