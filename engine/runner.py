@@ -54,7 +54,3 @@ class Runner:
             return self.model(piece, cache=cache, start=first, keep=slice(0, length))
         finally:
             cache.attend_len = None
-
-    @torch.inference_mode()
-    def warm_up(self) -> None:
-        self.span_logits(self.tensor([0] * 16), 1, 8)

@@ -145,23 +145,6 @@ def commit_selected(
     return torch.where(select, tokens, span_ids), masked & ~select
 
 
-def commit_most_confident(
-    span_ids: torch.Tensor,
-    masked: torch.Tensor,
-    tokens: torch.Tensor,
-    conf: torch.Tensor,
-    num_to_commit: int,
-    pad_id: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Commit the num_to_commit most confident masked positions of each row (sampler v1).
-
-    A chosen pad brings the masked pad run to its right along, so pads stay a suffix.
-    Returns new (span_ids, masked); committed positions are never touched again.
-    """
-    select = select_top_k(conf, masked, num_to_commit)
-    return commit_selected(span_ids, masked, tokens, select, pad_id)
-
-
 def seal_after_pad(
     span_ids: torch.Tensor, masked: torch.Tensor, pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor]:

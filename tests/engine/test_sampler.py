@@ -22,7 +22,8 @@ def run(logits_fn, span_len: int, steps: int):
     while masked.any() and done < steps:
         tokens, conf, length = sampler.propose(logits_fn(span), span, masked, PAD, BANNED, length=length)
         k = sampler.num_to_commit(int(masked.sum()), steps - done)
-        span, masked = sampler.commit_most_confident(span, masked, tokens, conf, k, PAD)
+        select = sampler.select_top_k(conf, masked, k)
+        span, masked = sampler.commit_selected(span, masked, tokens, select, PAD)
         history.append((span.clone(), masked.clone()))
         done += 1
     return span, masked, history
