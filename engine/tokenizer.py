@@ -6,17 +6,21 @@ into the model, so special tokens are only ever inserted by id.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import tokenizers
 
+# tokenizer_config.json (transformers' layout) names each role's token by its text.
+TOKENIZER_CONFIG_KEYS = {"mask": "mask_token", "pad": "pad_token", "bos": "bos_token", "eos": "eos_token"}
+
 # Names under which each role is found in the vocabularies we load, in order of preference.
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
-    "mask": ("<|mask|>", "<|mdm_mask|>", "<mask>"),
+    "mask": ("<|mask|>", "<|mdm_mask|>", "<mask>", "[MASK]"),
     "pad": ("<|pad|>", "<pad>", "<|endoftext|>"),
-    "bos": ("<|bos|>", "<s>", "<|im_start|>", "<|endoftext|>"),
+    "bos": ("<|bos|>", "<s>", "<|startoftext|>", "<|im_start|>", "<|endoftext|>"),
     "eos": ("<|eos|>", "</s>", "<|endoftext|>", "<|im_end|>"),
     "fim_prefix": ("<|fim_prefix|>", "<fim_prefix>"),
     "fim_middle": ("<|fim_middle|>", "<fim_middle>"),
@@ -49,12 +53,14 @@ class Tokenizer:
 
     @classmethod
     def from_file(cls, path: Path, config: dict[str, Any] | None = None) -> Tokenizer:
+        """tokenizer.json, with the roles named by config.json and a sibling tokenizer_config.json."""
         path = Path(path)
         try:
             hf = tokenizers.Tokenizer.from_file(str(path))
         except Exception as exc:  # tokenizers raises plain Exception subclasses
             raise ValueError(f"{path}: cannot read tokenizer ({exc})") from exc
-        return cls(hf, resolve_special_tokens(hf, config or {}, source=str(path)))
+        declared = read_declared_tokens(path.parent / "tokenizer_config.json")
+        return cls(hf, resolve_special_tokens(hf, config or {}, source=str(path), declared=declared))
 
     @property
     def vocab_size(self) -> int:
@@ -72,15 +78,41 @@ class Tokenizer:
         return self.hf.token_to_id(token)
 
 
+def read_declared_tokens(path: Path) -> dict[str, str]:
+    """role -> token text from a tokenizer_config.json; {} when the file is absent or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    declared = {}
+    for role, key in TOKENIZER_CONFIG_KEYS.items():
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, dict):  # a serialized AddedToken
+            value = value.get("content")
+        if isinstance(value, str) and value:
+            declared[role] = value
+    return declared
+
+
 def resolve_special_tokens(
-    hf: tokenizers.Tokenizer, config: dict[str, Any], source: str = "tokenizer"
+    hf: tokenizers.Tokenizer,
+    config: dict[str, Any],
+    source: str = "tokenizer",
+    declared: dict[str, str] | None = None,
 ) -> SpecialTokens:
-    """Ids from config.json's *_token_id fields first, then from well-known token names."""
+    """Ids from config.json's *_token_id fields first, then the token texts that
+    tokenizer_config.json declares for each role, then well-known token names."""
     found: dict[str, int | None] = {}
+    size = hf.get_vocab_size(with_added_tokens=True)
     for role, names in ROLE_NAMES.items():
         value = config.get(f"{role}_token_id")
         if isinstance(value, list):
             value = value[0] if value else None
+        if value is not None and not (isinstance(value, int) and 0 <= value < size):
+            raise ValueError(f"{source}: {role}_token_id {value!r} is not an id of this "
+                             f"tokenizer (0..{size - 1})")
+        if value is None and (declared or {}).get(role) is not None:
+            value = hf.token_to_id(declared[role])
         if value is None:
             value = next((hf.token_to_id(n) for n in names if hf.token_to_id(n) is not None), None)
         found[role] = value

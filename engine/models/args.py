@@ -27,6 +27,8 @@ class ModelArgs:
     rope_theta: float = 10000.0
     tie_word_embeddings: bool = True
     attention_bias: bool = False
+    # Qwen3: an RMSNorm over head_dim on every query and key head, before RoPE.
+    qk_norm: bool = False
     model_type: str = "stipple"
     # True: the logit at position i predicts token i+1 (Dream, DiffuCoder; keeps an autoregressive
     # base's knowledge). False: position i predicts its own token (LLaDA, MDLM).
@@ -91,6 +93,6 @@ class ModelArgs:
         if self.attention_bias:
             attn += h * hd + 2 * kv * hd
         mlp = 3 * d * self.intermediate_size
-        layer = attn + mlp + 2 * d
+        layer = attn + mlp + 2 * d + (2 * hd if self.qk_norm else 0)
         embed = self.vocab_size * d * (1 if self.tie_word_embeddings else 2)
         return self.num_hidden_layers * layer + embed + d

@@ -1,4 +1,4 @@
-"""A Qwen2/LLaMA-family transformer used bidirectionally (RMSNorm, RoPE, SwiGLU, GQA).
+"""A Qwen2/Qwen3/LLaMA-family transformer used bidirectionally (RMSNorm, RoPE, SwiGLU, GQA).
 
 Parameter names match Hugging Face's Qwen2ForCausalLM/LlamaForCausalLM, so their state dicts load
 as they are. Attention is full (no causal mask) unless asked for; `token_logits` hides the two
@@ -56,6 +56,8 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(d, self.num_kv_heads * hd, bias=args.attention_bias)
         self.v_proj = nn.Linear(d, self.num_kv_heads * hd, bias=args.attention_bias)
         self.o_proj = nn.Linear(self.num_heads * hd, d, bias=False)
+        self.q_norm = RMSNorm(hd, args.rms_norm_eps) if args.qk_norm else None
+        self.k_norm = RMSNorm(hd, args.rms_norm_eps) if args.qk_norm else None
 
     def forward(
         self,
@@ -69,8 +71,11 @@ class Attention(nn.Module):
         start: int = 0,
     ) -> torch.Tensor:
         B, L, _ = x.shape
-        q = self.q_proj(x).view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, L, D)
-        k = self.k_proj(x).view(B, L, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (B, KV, L, D)
+        q = self.q_proj(x).view(B, L, self.num_heads, self.head_dim)  # (B, L, H, D)
+        k = self.k_proj(x).view(B, L, self.num_kv_heads, self.head_dim)  # (B, L, KV, D)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # (B, H, L, D), (B, KV, L, D)
         v = self.v_proj(x).view(B, L, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (B, KV, L, D)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if cache is not None:
