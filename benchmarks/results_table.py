@@ -21,7 +21,8 @@ def row(report: dict) -> list[str]:
 
     return [Path(str(report.get("model", "?"))).name, report.get("completer", "diffusion"),
             str(report.get("split")), "yes" if report.get("oracle_length") else "no",
-            str(report.get("steps", "–")) if report.get("completer") != "ar-prefix" else "–",
+            str(report["steps"]) if report.get("completer", "diffusion") == "diffusion" and report.get("steps")
+            else "–",
             str(report.get("n_tasks")), pct("pass_at_1"), pct("pass_at_1_nonblank"),
             pct("exact_match"), pct("blank_rate"), ms("p50_latency_ms"), ms("p95_latency_ms")]
 

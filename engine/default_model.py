@@ -18,6 +18,9 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parent / "assets"
 TINY = "stipple-tiny"
 SMOLLM2_DLLM = "smollm2-dllm"
+SMOLLM2_AR_FIM = "smollm2-ar-fim"  # the autoregressive FIM twin of smollm2-dllm (same base, data, budget)
+SMOLLM2_BASE = "smollm2-base"  # the untouched base: the prefix-only baseline (`--completer ar-prefix`)
+ADAPTED = (SMOLLM2_DLLM, SMOLLM2_AR_FIM)
 DEFAULT_MODEL = TINY  # the adapted base becomes the default when it beats the baseline (issue 3)
 
 log = logging.getLogger("stipple.models")
@@ -54,6 +57,7 @@ def build_adapted(adapter_dir: Path, name: str) -> Path:
           file=sys.stderr)
     config, state, tokenizer_json = read_gguf(smollm2_gguf_path())
     adapter_config, adapter = load_adapter(adapter_dir)
+    config.update(token_role_ids(adapter_config.get("token_roles", {}), tokenizer_json))
     merged = merge_adapter(state, adapter_config, adapter)
     args = ModelArgs.from_dict(config)
     model = Transformer(args)
@@ -72,14 +76,52 @@ def build_adapted(adapter_dir: Path, name: str) -> Path:
     return target
 
 
+def token_role_ids(roles: dict[str, str], tokenizer_json: str) -> dict[str, int]:
+    """An adapter's {"fim_prefix": "<token>", ...} -> config.json fields {"fim_prefix_token_id": id}."""
+    import tokenizers
+
+    vocab = tokenizers.Tokenizer.from_str(tokenizer_json)
+    fields = {}
+    for role, token in roles.items():
+        token_id = vocab.token_to_id(token)
+        if token_id is None:
+            raise ValueError(f"adapter names {token!r} for {role}, which the base vocabulary lacks")
+        fields[f"{role}_token_id"] = token_id
+    return fields
+
+
+def build_base(name: str = SMOLLM2_BASE) -> Path:
+    """The untouched SmolLM2 base as a model directory, converted (once) into the cache."""
+    from engine.convert.gguf_llama import convert_smollm2, smollm2_gguf_path
+
+    gguf = smollm2_gguf_path()
+    key = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode()).hexdigest()[:16]
+    target = cache_root() / "models" / f"{name}-{key}"
+    if (target / "model.safetensors").is_file():
+        return target
+    print(f"stipple: converting SmolLM2-135M into {target}; once only", file=sys.stderr)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
+    try:
+        convert_smollm2(staging, gguf)
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / "model.safetensors").is_file():
+            raise
+    return target
+
+
 def resolve_model(name_or_path: str | Path | None) -> Path:
     """A model directory for a shipped model's name, or the given path itself."""
     name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
     if name == TINY:
         return ASSETS / TINY
-    if name == SMOLLM2_DLLM:
-        adapter = ASSETS / SMOLLM2_DLLM / "adapter"
+    if name == SMOLLM2_BASE:
+        return build_base()
+    if name in ADAPTED:
+        adapter = ASSETS / name / "adapter"
         if not (adapter / "adapter_config.json").is_file():
-            raise ValueError(f"{SMOLLM2_DLLM}: no adapter shipped at {adapter}")
-        return build_adapted(adapter, SMOLLM2_DLLM)
+            raise ValueError(f"{name}: no adapter shipped at {adapter}")
+        return build_adapted(adapter, name)
     return Path(name)

@@ -20,12 +20,14 @@ class UsageError(Exception):
 
 
 def engine_from_args(args: argparse.Namespace):
+    """The diffusion Engine, or with --completer ar-fim / ar-prefix the autoregressive one (same interface)."""
+    from engine.ar_twin import build_engine
     from engine.config import EngineConfig
-    from engine.engine import Engine
     from engine.loader import ModelDirError
 
     try:
-        return Engine(EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads))
+        config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads)
+        return build_engine(config, getattr(args, "completer", "diffusion"))
     except (ModelDirError, ValueError) as exc:
         raise UsageError(f"cannot load model: {exc}") from exc
 
@@ -122,6 +124,7 @@ def probability(text: str) -> float:
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     from engine.params import STRATEGIES  # torch-free
+    from lsp_server.settings import COMPLETERS  # torch-free
 
     p.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
@@ -132,10 +135,13 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
                    help="which slots each step commits (engine/strategies.py)")
     p.add_argument("--threshold", type=probability, default=0.9,
                    help="--strategy threshold: commit every slot whose probability exceeds this")
+    p.add_argument("--completer", default="diffusion", choices=COMPLETERS,
+                   help="ar-fim: the autoregressive FIM twin (e.g. --model smollm2-ar-fim); ar-prefix: "
+                        "a next-token model from the prefix only (e.g. --model smollm2-base); greedy, KV cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lsp_server import cli_bench, cli_eval, cli_serve, cli_train
+    from lsp_server import cli_bench, cli_eval, cli_models, cli_serve, cli_train
 
     parser = argparse.ArgumentParser(prog="stipple", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -161,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_train.add_parser(sub)
     cli_serve.add_parser(sub)
     cli_bench.add_parser(sub)
+    cli_models.add_parser(sub)
+    cli_bench.add_profile_parser(sub)
     return parser
 
 

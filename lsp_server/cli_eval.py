@@ -36,11 +36,15 @@ def collect_rows(tasks: list[dict], complete, progress: bool) -> list[dict]:
     return rows
 
 
-def diffusion_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
-                   span_tokens: int | None, progress: bool, strategy: str = "confidence",
-                   threshold: float = 0.9) -> list[dict]:
+def infill_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
+                span_tokens: int | None, progress: bool, strategy: str = "confidence",
+                threshold: float = 0.9) -> list[dict]:
+    """Complete every task with engine.infill (any completer), timing each."""
     from engine.layout import heal, heal_middle
     from engine.params import DenoiseParams
+
+    # One untimed request first: lazy tables and allocator warm-up are not a task's latency.
+    engine.infill("def f(x):\n", "\n", DenoiseParams(steps=steps, mode=mode, span_tokens=4))
 
     def complete(task: dict) -> tuple[str, int]:
         length = span_tokens
@@ -55,14 +59,6 @@ def diffusion_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: boo
     return collect_rows(tasks, complete, progress)
 
 
-def ar_rows(completer, tasks: list[dict], mode: str, progress: bool) -> list[dict]:
-    def complete(task: dict) -> tuple[str, int]:
-        result = completer.complete(task["prompt"], task["suffix"], mode)
-        return result.text, result.steps_done
-
-    return collect_rows(tasks, complete, progress)
-
-
 def cmd_humaneval(args: argparse.Namespace) -> int:
     from benchmarks import humaneval_infill as he
     from lsp_server.cli import UsageError, engine_from_args
@@ -72,26 +68,20 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     mode = args.mode or MODE_OF_SPLIT[args.split]
-    if args.completer == "ar-prefix":
-        from engine.ar_baseline import ARCompleter
-        from engine.config import EngineConfig
-
-        try:
-            config = EngineConfig(model_dir=args.model, device=args.device)
-            model_dir = config.model_dir
-            completer = ARCompleter(model_dir, device=config.device)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        rows = ar_rows(completer, tasks, mode, progress=not args.quiet)
-    else:
-        engine = engine_from_args(args)
-        model_dir = engine.config.model_dir
-        rows = diffusion_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
-                              progress=not args.quiet, strategy=args.strategy, threshold=args.threshold)
+    diffusion = args.completer == "diffusion"
+    if args.oracle_length and not diffusion:
+        raise UsageError("--oracle-length sizes the diffusion span; the autoregressive completers stop by themselves")
+    # Every completer runs through the same loop: infill(prefix, suffix, params) -> SpanRequest.
+    engine = engine_from_args(args)
+    model_dir = engine.config.model_dir
+    rows = infill_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
+                       progress=not args.quiet, strategy=args.strategy, threshold=args.threshold)
     report = he.evaluate(tasks, rows, workers=args.workers, split=args.split)
-    report.update(completer=args.completer, model=str(model_dir), steps=args.steps, mode=mode,
-                  oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
-                  machine=machine_info())
+    report.update(completer=args.completer, model=str(model_dir), steps=args.steps if diffusion else None,
+                  strategy=args.strategy if diffusion else None,
+                  threshold=args.threshold if diffusion and args.strategy == "threshold" else None,
+                  mode=mode, oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
+                  device=str(engine.config.device), machine=machine_info())
     print(he.format_table(report))
     if args.output:
         he.write_report(report, args.output)
@@ -108,8 +98,6 @@ def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--stride", type=int, default=1, help="take every N-th task")
     p.add_argument("--oracle-length", action="store_true", help="span = true middle length")
-    p.add_argument("--completer", default="diffusion", choices=["diffusion", "ar-prefix"],
-                   help="ar-prefix: the model used left to right from the prefix only (baseline)")
     p.add_argument("--mode", default=None, choices=["single", "multi"])
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--output", type=Path, default=None, help="JSON report")

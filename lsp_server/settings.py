@@ -19,7 +19,9 @@ log = logging.getLogger("stipple.settings")
 SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "typescriptreact",
                        "rust", "go")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-RELOAD_FIELDS = ("model", "device", "threads")  # changing one of these reloads the engine
+RELOAD_FIELDS = ("model", "device", "threads", "completer")  # changing one of these reloads the engine
+# How completions are generated (engine/ar_twin.py's build_engine, which keeps the same list).
+COMPLETERS = ("diffusion", "ar-fim", "ar-prefix")
 
 
 def _default_threads() -> int | None:
@@ -49,6 +51,10 @@ class Settings:
     """Wait this long before starting the model; a newer request for the same document wins."""
     log_level: str = "info"
     """Server log level on stderr (or the --log-file): debug, info, warning, error."""
+    completer: str = "diffusion"
+    """"diffusion" (the masked-diffusion engine), "ar-fim" (an autoregressive fill-in-the-middle model
+    such as smollm2-ar-fim, greedy with a KV cache) or "ar-prefix" (a next-token model from the prefix
+    only, such as smollm2-base): the comparison baselines, served through the same engine interface."""
 
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, False)
@@ -84,7 +90,7 @@ class Settings:
 FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "model": (str, type(None)), "device": (str,), "threads": (int, type(None)), "steps": (int,),
     "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
-    "languages": (dict,), "debounce_ms": (int,), "log_level": (str,),
+    "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
 }
 
 
@@ -97,6 +103,8 @@ def _check(name: str, value: Any) -> str | None:
         return "must be >= 0"
     if name == "threads" and value is not None and value < 1:
         return "must be >= 1"
+    if name == "completer" and value not in COMPLETERS:
+        return f"must be one of {', '.join(COMPLETERS)}"
     if name == "log_level" and value.lower() not in LOG_LEVELS:
         return f"must be one of {', '.join(LOG_LEVELS)}"
     if name == "languages" and not all(isinstance(v, bool) for v in value.values()):

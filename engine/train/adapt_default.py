@@ -5,11 +5,18 @@ the CPU (for as long as it is given), and `--smoke` (a few steps, in the test su
 rots):
 
     python -m engine.train.adapt_default --out OUT [--minutes 7] [--device cuda] [--gguf FILE]
+    python -m engine.train.adapt_default --out OUT --twin-out TWIN_OUT ...   # and the AR twin
+    python -m engine.train.adapt_default --twin --out TWIN_OUT --match-record OUT/training_record.json
 
 Steps: convert the GGUF base to a model directory; build the training corpus from this machine's
 own installed Python sources (manifest, benchmark exclusion); train a LoRA adapter with the
 masked-diffusion + FIM objective, easing from causal to full attention; write the adapter shards,
 the training record and the corpus manifest to OUT; then score HumanEval single-line on a stride.
+
+`--twin` trains the autoregressive twin instead (engine/train/ar_objective.py: causal attention,
+PSM fill-in-the-middle at rate 0.5, next-token loss) with the same base, corpus, shape, optimizer and
+adapter storage; `--twin-out` trains it right after the diffusion adapter for exactly as many steps
+(the same token budget), which is how the GPU run produces both.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ def run(args: argparse.Namespace) -> dict:
     from engine.train.loop import TrainConfig, train
 
     work, out = args.work, args.out
+    objective = "ar-fim" if args.twin else "diffusion"
+    trained = work / ("twin" if args.twin else "adapted")
+    fim_rate = args.fim_rate if args.fim_rate is not None else (0.5 if args.twin else 0.8)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     base = work / "base"
@@ -50,22 +60,25 @@ def run(args: argparse.Namespace) -> dict:
     if not (corpus / "manifest.json").exists():
         log.info("building the corpus in %s", corpus)
         build_corpus(corpus, max_bytes=1_000_000 if args.smoke else 80_000_000)
-    shape = SMOKE if args.smoke else (GPU if args.device.startswith("cuda") else CPU)
+    shape = dict(SMOKE if args.smoke else (GPU if args.device.startswith("cuda") else CPU))
+    if args.steps:  # a step budget (the twin's equal token budget) instead of a time budget
+        shape["max_steps"] = args.steps
     config = TrainConfig(
-        corpus=corpus, out=work / "adapted", init_model=base, lora_rank=args.lora_rank,
-        lora_alpha=2.0 * args.lora_rank, fim_rate=args.fim_rate, anneal_fraction=args.anneal_fraction,
-        max_minutes=None if args.smoke else args.minutes, device=args.device, seed=args.seed,
-        resume=not args.fresh, progress=sys.stderr.isatty(), **shape,
+        corpus=corpus, out=trained, init_model=base, lora_rank=args.lora_rank,
+        lora_alpha=2.0 * args.lora_rank, fim_rate=fim_rate, objective=objective,
+        anneal_fraction=0.0 if args.twin else args.anneal_fraction,
+        max_minutes=None if args.smoke or args.steps else args.minutes, device=args.device,
+        seed=args.seed, resume=not args.fresh, progress=sys.stderr.isatty(), **shape,
     )
     record = train(config)
-    shutil.copytree(work / "adapted" / "adapter", out / "adapter", dirs_exist_ok=True)
+    shutil.copytree(trained / "adapter", out / "adapter", dirs_exist_ok=True)
     shutil.copy(corpus / "manifest.json", out / "corpus_manifest.json")
     record["base_source"] = json.loads((base / "SOURCE.json").read_text())
     record["hardware"] = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     record["total_wall_time_s"] = round(time.monotonic() - started, 1)
     (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     if args.eval_limit:
-        record["eval"] = evaluate(work / "adapted", args, out)
+        record["eval"] = evaluate(trained, args, out)
     return record
 
 
@@ -75,7 +88,8 @@ def evaluate(model_dir: Path, args: argparse.Namespace, out: Path) -> dict:
     report_path = out / "eval_single_line.json"
     code = stipple(["eval", "humaneval-infill", "--split", "single-line", "--stride",
                     str(args.eval_stride), "--limit", str(args.eval_limit), "--model", str(model_dir),
-                    "--steps", "8", "--device", args.device, "--output", str(report_path), "--quiet"])
+                    "--steps", "8", "--device", args.device, "--output", str(report_path), "--quiet",
+                    "--completer", "ar-fim" if args.twin else "diffusion"])
     if code != 0 or not report_path.exists():
         return {"error": f"evaluation exited with {code}"}
     report = json.loads(report_path.read_text())
@@ -91,7 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--minutes", type=float, default=7.0, help="training time budget")
     parser.add_argument("--lora-rank", type=int, default=32)
-    parser.add_argument("--fim-rate", type=float, default=0.8)
+    parser.add_argument("--fim-rate", type=float, default=None, help="default 0.8; 0.5 with --twin")
+    parser.add_argument("--twin", action="store_true",
+                        help="train the autoregressive FIM twin (work/twin) instead of the diffusion adapter")
+    parser.add_argument("--twin-out", type=Path, default=None,
+                        help="after the diffusion adapter, train the twin for as many steps into this folder")
+    parser.add_argument("--steps", type=int, default=None, help="a step budget instead of --minutes")
+    parser.add_argument("--match-record", type=Path, default=None,
+                        help="--steps from this training_record.json (the twin's equal token budget)")
     parser.add_argument("--anneal-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
@@ -101,10 +122,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         args.device, args.eval_limit = "cpu", min(args.eval_limit, 2)
+    if args.match_record is not None:
+        try:
+            args.steps = int(json.loads(args.match_record.read_text())["steps"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            parser.error(f"--match-record {args.match_record}: no step count ({exc})")
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be >= 1")
+    if args.twin and args.twin_out is not None:
+        parser.error("--twin trains only the twin; --twin-out belongs to a diffusion run")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     record = run(args)
     print(json.dumps({k: record.get(k) for k in ("steps", "tokens_seen", "wall_time_s", "eval")}))
+    if args.twin_out is not None:
+        twin = argparse.Namespace(**{**vars(args), "twin": True, "out": args.twin_out,
+                                     "steps": record["steps"], "fim_rate": None})
+        twin_record = run(twin)
+        print(json.dumps({k: twin_record.get(k) for k in ("steps", "tokens_seen", "wall_time_s", "eval")}))
     return 0
 
 

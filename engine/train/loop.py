@@ -17,10 +17,11 @@ import torch
 from tqdm import tqdm
 
 from engine.adapter import apply_lora, merged_state, save_adapter
+from engine.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
 from engine.loader import load_model_dir, save_model_dir
 from engine.models import ModelArgs, Transformer
 from engine.tokenizer import Tokenizer
-from engine.train import objective
+from engine.train import ar_objective, objective
 from engine.train.corpus import iter_texts
 
 log = logging.getLogger("stipple.train")
@@ -33,6 +34,9 @@ PRESETS: dict[str, dict] = {
     "micro": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                   num_key_value_heads=1, max_position_embeddings=256),
 }
+
+
+OBJECTIVES = ("diffusion", "ar-fim")
 
 
 @dataclass
@@ -63,6 +67,9 @@ class TrainConfig:
     resume: bool = True
     progress: bool = True
     extra_card: dict = field(default_factory=dict)
+    # "diffusion": masked diffusion + padded FIM spans (objective.py). "ar-fim": the autoregressive
+    # twin, causal attention, PSM fill-in-the-middle and next-token loss (ar_objective.py).
+    objective: str = "diffusion"
 
     def __post_init__(self) -> None:
         self.corpus, self.out = Path(self.corpus), Path(self.out)
@@ -74,6 +81,12 @@ class TrainConfig:
             raise ValueError("fim_rate must be in [0, 1]")
         if self.lora_rank and self.init_model is None:
             raise ValueError("a LoRA adapter needs a pretrained init_model")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.objective == "ar-fim" and self.init_model is None and not self.shift_logits:
+            raise ValueError("the ar-fim objective trains a next-token model: set shift_logits")
+        if self.objective == "ar-fim" and self.anneal_fraction:
+            raise ValueError("the ar-fim objective is causal throughout: anneal_fraction must be 0")
 
 
 def build_model(config: TrainConfig) -> tuple[ModelArgs, Transformer, Tokenizer]:
@@ -117,6 +130,9 @@ class Batches:
 
     def __init__(self, config: TrainConfig, tokenizer: Tokenizer) -> None:
         self.config, self.tokenizer = config, tokenizer
+        self.fim: FimTokens | None = None
+        if config.objective == "ar-fim":
+            self.fim = fim_tokens(tokenizer, reuse=SMOLLM2_FIM_TOKENS)
         self.texts: list[str] = []
         total = 0
         for text in iter_texts(config.corpus / "train.jsonl"):
@@ -133,8 +149,11 @@ class Batches:
             for enc in tokenizer.hf.encode_batch(self.texts[start : start + 64], add_special_tokens=False):
                 self.stream.extend(enc.ids + ([eos] if eos is not None else []))
 
-    def next(self, rng: random.Random) -> list[objective.Example]:
+    def next(self, rng: random.Random) -> list[objective.Example] | list[list[int]]:
         c, tok = self.config, self.tokenizer
+        if self.fim is not None:
+            return ar_objective.draw_sequences(self.texts, self.stream, tok, self.fim, rng,
+                                               c.batch_size, c.seq_len, c.fim_rate)
         examples: list[objective.Example] = []
         while len(examples) < c.batch_size:
             if rng.random() < c.fim_rate:
@@ -153,11 +172,17 @@ def train(config: TrainConfig) -> dict:
     """Run (or resume) training; writes the model directory and returns the training record."""
     args, model, tokenizer = build_model(config)
     batches = Batches(config, tokenizer)
+    twin = batches.fim is not None
+    if twin and not args.shift_logits:
+        raise ValueError(f"{config.init_model}: the ar-fim objective needs a next-token (shift_logits) model")
+    if twin:  # the merged model's tokenizer must resolve the sentinels by id
+        args.extra.update(batches.fim.config_fields())
     if config.lora_rank:
         special = tokenizer.special
-        trainable = apply_lora(model, config.lora_rank, config.lora_alpha, [special.mask, special.pad])
+        new_rows = batches.fim.sentinels if twin else [special.mask, special.pad]
+        trainable = apply_lora(model, config.lora_rank, config.lora_alpha, new_rows)
         embed = model.model.embed_tokens.weight
-        # No weight decay on the embedding: only two rows get gradients, decay would move them all.
+        # No weight decay on the embedding: only the new tokens' rows get gradients, decay would move them all.
         groups = [{"params": [p for p in trainable if p is not embed]},
                   {"params": [embed], "weight_decay": 0.0}]
     else:
@@ -191,15 +216,22 @@ def train(config: TrainConfig) -> dict:
         progress = progress_of(config, step, elapsed_before + time.monotonic() - started)
         if config.max_minutes and progress >= 1.0:
             break
-        batch = objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask, generator)
+        if twin:
+            batch = ar_objective.collate(batches.next(rng), tokenizer.special.pad)
+            causal_fraction = 1.0
+        else:
+            batch = objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask, generator)
+            causal_fraction = max(0.0, 1.0 - progress / config.anneal_fraction) if config.anneal_fraction else 0.0
         batch = {k: v.to(config.device) for k, v in batch.items()}
-        causal_fraction = max(0.0, 1.0 - progress / config.anneal_fraction) if config.anneal_fraction else 0.0
         mask = objective.attention_mask(batch["valid"], causal_fraction)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, progress)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model.token_logits(batch["input_ids"], attn_mask=mask)  # (B, L, V)
-        loss = objective.masked_diffusion_loss(logits, batch)
+            if twin:  # raw logits: position i scores token i + 1
+                logits = model(batch["input_ids"], attn_mask=mask)  # (B, L, V)
+            else:
+                logits = model.token_logits(batch["input_ids"], attn_mask=mask)  # (B, L, V)
+        loss = ar_objective.next_token_loss(logits, batch) if twin else objective.masked_diffusion_loss(logits, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -216,8 +248,11 @@ def train(config: TrainConfig) -> dict:
     wall = elapsed_before + time.monotonic() - started
     save_dtype = getattr(torch, config.save_dtype)
     if config.lora_rank:
-        save_adapter(config.out / "adapter", model, {"base": str(config.init_model), "steps": step,
-                                                     "tokens_seen": tokens_seen})
+        info = {"base": str(config.init_model), "steps": step, "tokens_seen": tokens_seen,
+                "objective": config.objective}
+        if twin:  # build_adapted sets the sentinel ids of the merged model from these names
+            info["token_roles"] = batches.fim.names
+        save_adapter(config.out / "adapter", model, info)
         plain = Transformer(args)
         plain.load_state_dict(merged_state(model))
         model = plain

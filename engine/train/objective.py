@@ -45,15 +45,12 @@ def span_slots(middle_len: int, rng: random.Random, buckets: tuple[int, ...]) ->
     return middle_len + rng.randint(0, max(1, middle_len))
 
 
-def fim_example(
-    text: str,
-    tokenizer: Tokenizer,
-    rng: random.Random,
-    seq_len: int,
-    buckets: tuple[int, ...] = (32, 96),
-    max_middle_lines: int = 8,
-) -> Example | None:
-    """Cut text at line boundaries into prefix / middle / suffix; None if text is too short."""
+def cut_at_lines(text: str, rng: random.Random, max_middle_lines: int = 8) -> tuple[str, str, str] | None:
+    """Cut text into (prefix, middle, suffix) at line boundaries, line breaks healed; None if too short.
+
+    The middle is whole lines (15% of the time it begins inside its first line). Shared with the
+    autoregressive twin's objective (engine/train/ar_objective.py): both models see the same cuts.
+    """
     lines = text.splitlines(keepends=True)
     if len(lines) < 3:
         return None
@@ -66,8 +63,22 @@ def fim_example(
         cut = rng.randint(0, len(middle_text.rstrip("\n")))
         prefix_text, middle_text = prefix_text + middle_text[:cut], middle_text[cut:]
     layout = heal(prefix_text, suffix_text)  # the same line-break rule as at inference
-    prefix_text, suffix_text = layout.prefix, layout.suffix
-    middle_text = heal_middle(middle_text, layout)
+    return layout.prefix, heal_middle(middle_text, layout), layout.suffix
+
+
+def fim_example(
+    text: str,
+    tokenizer: Tokenizer,
+    rng: random.Random,
+    seq_len: int,
+    buckets: tuple[int, ...] = (32, 96),
+    max_middle_lines: int = 8,
+) -> Example | None:
+    """Cut text at line boundaries into prefix / middle / suffix; None if text is too short."""
+    pieces = cut_at_lines(text, rng, max_middle_lines)
+    if pieces is None:
+        return None
+    prefix_text, middle_text, suffix_text = pieces
     middle = tokenizer.encode(middle_text)
     if not middle:
         return None

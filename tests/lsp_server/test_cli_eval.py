@@ -13,7 +13,8 @@ pytestmark = pytest.mark.skipif(not default_data_dir().is_dir(),
                                 reason=f"benchmark data not at {default_data_dir()}")
 
 
-@pytest.mark.parametrize("extra", [[], ["--oracle-length"], ["--completer", "ar-prefix"]])
+@pytest.mark.parametrize("extra", [[], ["--oracle-length"], ["--completer", "ar-prefix"],
+                                   ["--completer", "ar-fim"]])
 def test_eval_writes_a_report(tmp_path, random_model_dir, capsys, extra):
     out = tmp_path / "report.json"
     code = main(["eval", "humaneval-infill", "--split", "single-line", "--limit", "3", "--stride",
@@ -25,6 +26,14 @@ def test_eval_writes_a_report(tmp_path, random_model_dir, capsys, extra):
     assert 0.0 <= report["pass_at_1_nonblank"] <= report["pass_at_1"] <= 1.0
     assert report["machine"]["cpu_count"] >= 1 and report["oracle_length"] == ("--oracle-length" in extra)
     assert "pass" in capsys.readouterr().out.lower()
+    assert report["completer"] == (extra[1] if "--completer" in extra else "diffusion")
+    assert (report["steps"] is None) == ("--completer" in extra)
+
+
+def test_oracle_length_is_for_diffusion_only(tmp_path, random_model_dir, capsys):
+    code = main(["eval", "humaneval-infill", "--limit", "1", "--model", str(random_model_dir),
+                 "--completer", "ar-fim", "--oracle-length", "--quiet"])
+    assert code == 2 and "oracle" in capsys.readouterr().err
 
 
 def test_eval_missing_data_is_a_clear_error(tmp_path, capsys):

@@ -1,0 +1,188 @@
+"""AREngine: greedy left-to-right infilling with a KV cache, behind the diffusion Engine's interface.
+
+Two ways to use an autoregressive model, for the diffusion-versus-autoregressive comparison:
+- fim=True, the twin (`--completer ar-fim`): the prompt is `<fim_prefix> P <fim_suffix> S <fim_middle>`
+  (engine/fim.py) and the middle ends at eos (Bavarian et al. 2022);
+- fim=False, the prefix-only baseline (`--completer ar-prefix`): the plain base continues the prefix
+  and never sees the suffix.
+
+Both share everything else with the diffusion Engine, so only the decoding differs: the same prefix
+and suffix token budgets, the same line-break healing (engine/layout.py), the same rules for the
+first tokens of a line, span_tokens as the most tokens generated, and the same post-processing
+(`completion`). `infill`, `generate(request, should_stop)` and `generate_batch` take and return
+SpanRequests, so the CLI, the evaluation and the server's bridge run it unchanged; steps_done and
+steps_ms count forward passes (the prefill, then one per token), what the bridge's step timings measure.
+A batch is decoded one request after another, and no context is kept between requests (`forget`
+has nothing to drop): the twin is the plain, well-understood autoregressive baseline.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+
+from engine.config import EngineConfig
+from engine.engine import Cancelled
+from engine.fim import FimTokens, fim_tokens, psm_ids
+from engine.kv_cache import KVCache
+from engine.layout import Layout, completion, heal
+from engine.loader import load_model_dir
+from engine.params import DenoiseParams
+from engine.request import RequestStatus, SpanRequest
+
+
+@contextmanager
+def stage(request: SpanRequest, name: str) -> Iterator[None]:
+    """Add the block's wall time to request.timings_ms[name], as the diffusion Engine records its stages."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000
+        request.timings_ms[name] = request.timings_ms.get(name, 0.0) + elapsed
+
+
+class AREngine:
+    def __init__(self, config: EngineConfig | None = None, fim: bool = False) -> None:
+        self.config = config or EngineConfig()
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
+        self.device = torch.device(self.config.device)
+        self.loaded = load_model_dir(self.config.model_dir, self.device, self.config.torch_dtype)
+        if not self.loaded.args.shift_logits:
+            raise ValueError(f"{self.config.model_dir}: left-to-right decoding needs a next-token "
+                             "(shift_logits) model")
+        self.model, self.tokenizer = self.loaded.model, self.loaded.tokenizer
+        self.special = self.tokenizer.special
+        self.max_positions = self.loaded.args.max_position_embeddings
+        self.fim: FimTokens | None = fim_tokens(self.tokenizer) if fim else None
+        # Any control token ends the text: eos (end of middle, end of document), a chat marker, or
+        # a sentinel; none of them is code, and decode() would drop or spell them out.
+        added = self.tokenizer.hf.get_added_tokens_decoder()
+        self.stop_ids = frozenset(i for i, token in added.items() if token.special) | self.special.ids
+        self.stop_mask = torch.zeros(self.loaded.args.vocab_size, dtype=torch.bool, device=self.device)  # (V,)
+        self.stop_mask[sorted(i for i in self.stop_ids if i < self.loaded.args.vocab_size)] = True
+        # An empty prefix is the start of a document, which follows eos in the training stream.
+        self.document_start = self.special.eos if self.special.eos is not None else self.special.bos
+        if self.fim is None and self.document_start is None:
+            raise ValueError(f"{self.config.model_dir}: prefix-only decoding needs an eos or bos token")
+
+    @functools.cached_property
+    def newline_first(self) -> torch.Tensor:
+        """(V,) bool: tokens whose text starts with a newline."""
+        starts = [self.tokenizer.decode([i]).startswith(("\n", "\r\n"))
+                  for i in range(self.loaded.args.vocab_size)]
+        return torch.tensor(starts, device=self.device)
+
+    def infill(self, prefix: str, suffix: str, params: DenoiseParams | None = None) -> SpanRequest:
+        return self.generate(SpanRequest(prefix, suffix, params or DenoiseParams()))
+
+    def generate_batch(self, requests: Sequence[SpanRequest],
+                       should_stop: Sequence[Callable[[], bool] | None] | None = None) -> list[SpanRequest]:
+        """Each request in turn; a cancelled one ends CANCELLED (the diffusion Engine's contract)."""
+        stops = list(should_stop) if should_stop is not None else [None] * len(requests)
+        for request, stop in zip(requests, stops):
+            try:
+                self.generate(request, stop)
+            except Cancelled:
+                pass
+        return list(requests)
+
+    def forget(self, cache_key: str) -> None:
+        """Nothing to drop: no context is kept between requests."""
+
+    def prompt_ids(self, request: SpanRequest) -> tuple[Layout, list[int]]:
+        """Heal the line breaks, truncate as the diffusion Engine does, lay out the prompt."""
+        layout = heal(request.prefix, request.suffix)
+        budget = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - 4
+        if self.fim is not None:
+            suffix_budget = min(self.config.max_suffix_tokens, budget // 4)
+            request.suffix_ids = self.tokenizer.encode(layout.suffix)[:suffix_budget]
+        prefix_budget = min(self.config.max_prefix_tokens, budget - len(request.suffix_ids))
+        prefix_ids = self.tokenizer.encode(layout.prefix)
+        request.prefix_ids = prefix_ids[max(0, len(prefix_ids) - prefix_budget) :]
+        if self.fim is not None:
+            return layout, psm_ids(self.fim, request.prefix_ids, request.suffix_ids)
+        return layout, request.prefix_ids or [self.document_start]
+
+    @torch.inference_mode()
+    def generate(self, request: SpanRequest, should_stop: Callable[[], bool] | None = None,
+                 step_logits: list[torch.Tensor] | None = None) -> SpanRequest:
+        """Greedy decoding of at most span_tokens tokens. Raises Cancelled if should_stop().
+
+        step_logits, when given, collects each forward pass's last-position logits (V,) (for tests).
+        """
+        params = request.params
+        request.status = RequestStatus.RUNNING
+        with stage(request, "tokenize"):
+            layout, prompt = self.prompt_ids(request)
+        limit = min(params.span_tokens, self.config.max_span_tokens)
+        cache = KVCache(self.loaded.args, 1, len(prompt) + limit, self.device, self.config.torch_dtype)
+        out: list[int] = []
+        position = 0
+        while len(out) < limit:
+            if should_stop is not None and should_stop():
+                request.status = RequestStatus.CANCELLED
+                raise Cancelled(request.request_id)
+            started = time.perf_counter()
+            with stage(request, "prefill" if position == 0 else "decode"):
+                piece = prompt if position == 0 else out[-1:]
+                ids = torch.tensor([piece], dtype=torch.long, device=self.device)  # (1, L)
+                logits = self.model(ids, causal=True, cache=cache, start=position,
+                                    keep=slice(-1, None))[0, -1]  # (V,)
+                position += len(piece)
+                request.steps_done += 1
+                if step_logits is not None:
+                    step_logits.append(logits.float().clone())
+                token = int(self.constrain(logits, out, layout, params.mode).argmax())
+            request.steps_ms.append((time.perf_counter() - started) * 1000)
+            if token in self.stop_ids:
+                break
+            out.append(token)
+            if params.mode == "single" and "\n" in self.body(out, layout):
+                break
+        with stage(request, "detokenize"):
+            request.span_ids = out
+            request.num_masked = 0
+            request.text = completion(self.tokenizer.decode(out), layout, params.mode)
+        request.status = RequestStatus.FINISHED
+        return request
+
+    def constrain(self, logits: torch.Tensor, out: list[int], layout: Layout, mode: str) -> torch.Tensor:
+        """The diffusion Engine's rules for a line-start cursor, applied to the next token's logits.
+
+        The first token carries the prefix's newline (layout.lead). In single-line mode the line
+        asked for is not blank: until it has content, no token may break the line again or end it.
+        """
+        if not layout.lead:
+            return logits
+        if not out:
+            return logits.masked_fill(~self.newline_first, float("-inf"))
+        if mode == "single" and not self.body(out, layout).strip():
+            return logits.masked_fill(self.newline_first | self.stop_mask, float("-inf"))
+        return logits
+
+    def body(self, out: list[int], layout: Layout) -> str:
+        """The generated text after the healed lead: where a single line ends at its newline."""
+        text = self.tokenizer.decode(out)
+        if layout.lead and text.startswith(layout.lead):
+            return text[len(layout.lead) :]
+        return text.removeprefix("\n") if layout.lead else text
+
+
+COMPLETERS = ("diffusion", "ar-fim", "ar-prefix")
+
+
+def build_engine(config: EngineConfig, completer: str = "diffusion"):
+    """The engine behind a completer name: the diffusion Engine, the FIM twin, or the prefix-only base."""
+    if completer not in COMPLETERS:
+        raise ValueError(f"completer must be one of {COMPLETERS}, got {completer!r}")
+    if completer == "diffusion":
+        from engine.engine import Engine
+
+        return Engine(config)
+    return AREngine(config, fim=completer == "ar-fim")
