@@ -46,7 +46,7 @@ def test_report_structure_and_sanity(compared):
         assert figures["latency"]["all"]["n"] >= 1
         row = figures["latency"]["all"]
         assert row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
-        assert set(figures["latency"]) - {"all"} <= {"single", "multi"}
+        assert set(figures["latency"]) - {"all"} <= {"single", "multi", "typed_through"}
         assert {"python", "javascript", "go", "rust"} <= set(figures["by_language"])
         for stages in figures["stages_ms"].values():
             assert set(report.STAGES) <= set(stages) and stages["prefill"] > 0 and stages["tokenize"] > 0
