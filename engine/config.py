@@ -19,6 +19,9 @@ class EngineConfig:
     max_suffix_tokens: int = 128
     max_span_tokens: int = 256
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+    cuda_graphs: bool = True  # on CUDA: replay the cached denoising step from CUDA graphs (engine/cuda_graphs.py)
+    reuse_documents: int = 4  # documents whose context keys/values are kept for their next request
+    min_reused_tokens: int = 16  # a shorter common prefix is recomputed rather than reused
 
     def __post_init__(self) -> None:
         self.model_dir = resolve_model(self.model_dir)
@@ -30,7 +33,8 @@ class EngineConfig:
             self.dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         if self.dtype not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
-        for name in ("max_prefix_tokens", "max_suffix_tokens", "max_span_tokens"):
+        for name in ("max_prefix_tokens", "max_suffix_tokens", "max_span_tokens", "reuse_documents",
+                     "min_reused_tokens"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         if self.max_span_tokens < 1:

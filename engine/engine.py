@@ -1,35 +1,35 @@
-"""Engine: text in, text out. Tokenizes a fill-in-the-middle request, denoises the span, detokenizes.
+"""Engine: text in, text out. Tokenizes fill-in-the-middle requests, denoises their spans together,
+detokenizes.
 
-The layout a model sees is `[bos] prefix [mask] * L suffix`; the span's unused tail is pad.
+The layout a model sees is `[bos] prefix [mask] * L suffix`; the span's unused tail is pad. Several
+requests with the same span length share one forward pass per step: their rows are aligned on the
+span (left padding before the prefix, right padding after the suffix, padding never attended to).
+Rotary position embeddings depend only on relative positions, so the shift a row's left padding
+causes changes nothing but rounding: a request batched with others gets the tokens it gets alone.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from engine import strategies
 from engine.config import EngineConfig
+from engine.context_store import ContextStore
 from engine.layout import Layout, completion, heal
 from engine.params import DenoiseParams
 from engine.request import RequestStatus, SpanRequest
 from engine.runner import Runner
 
+StopCheck = Callable[[], bool]
+
 
 class Cancelled(Exception):
     """The request was cancelled between denoising steps."""
-
-
-@dataclass
-class Timer:
-    request: SpanRequest
-
-    def stage(self, name: str) -> _Stage:
-        return _Stage(self.request, name)
 
 
 class _Stage:
@@ -44,6 +44,31 @@ class _Stage:
         self.request.timings_ms[self.name] = self.request.timings_ms.get(self.name, 0.0) + elapsed
 
 
+@dataclass
+class Row:
+    """One request inside a denoising run."""
+
+    request: SpanRequest
+    layout: Layout
+    ids: list[int]  # [bos] prefix [mask] * span_len suffix
+    start: int  # index of the first span slot in ids
+    state: strategies.DenoiseState
+    generator: torch.Generator
+    banned: torch.Tensor  # (N,) ids never generated
+    should_stop: StopCheck | None
+
+    @property
+    def done(self) -> bool:
+        r = self.request
+        return r.status is RequestStatus.CANCELLED or not r.num_masked or r.steps_done >= r.params.steps
+
+
+def batch_key(request: SpanRequest, max_span_tokens: int) -> tuple:
+    """Requests with equal keys may share a run (engine.scheduler groups by it)."""
+    p = request.params
+    return min(p.span_tokens, max_span_tokens), p.context_cache, p.refresh_every
+
+
 class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
@@ -51,58 +76,155 @@ class Engine:
         self.tokenizer = self.runner.loaded.tokenizer
         self.special = self.tokenizer.special
         self.max_positions = self.runner.loaded.args.max_position_embeddings
+        self.contexts = ContextStore(self.config.reuse_documents, self.config.min_reused_tokens)
+        self.graph_step = None  # a single request's cached steps at static shapes, replayed on CUDA
+        if self.runner.device.type == "cuda" and self.config.cuda_graphs:
+            from engine.cuda_graphs import CudaGraphStep
+
+            c = self.config
+            capacity = min(self.max_positions, c.max_prefix_tokens + c.max_suffix_tokens + c.max_span_tokens + 8)
+            self.graph_step = CudaGraphStep(self.runner.model, capacity)
 
     def infill(self, prefix: str, suffix: str, params: DenoiseParams | None = None) -> SpanRequest:
         return self.generate(SpanRequest(prefix, suffix, params or DenoiseParams()))
 
-    @torch.inference_mode()
-    def generate(
-        self, request: SpanRequest, should_stop: Callable[[], bool] | None = None
-    ) -> SpanRequest:
-        """Denoise request's span in at most params.steps steps. Raises Cancelled if should_stop().
+    def generate(self, request: SpanRequest, should_stop: StopCheck | None = None) -> SpanRequest:
+        """Denoise request's span in at most params.steps steps. Raises Cancelled if should_stop()."""
+        self.generate_batch([request], [should_stop])
+        if request.status is RequestStatus.CANCELLED:
+            raise Cancelled(request.request_id)
+        return request
 
-        The per-step strategy (which slots to commit, blocks, remasking) lives in strategies.py.
+    @torch.inference_mode()
+    def generate_batch(self, requests: Sequence[SpanRequest],
+                       should_stop: Sequence[StopCheck | None] | None = None) -> list[SpanRequest]:
+        """Denoise several requests together (equal batch_key); a cancelled one ends CANCELLED.
+
+        Each step runs one forward pass over the rows still going; a row that finishes or is
+        cancelled leaves the batch (and its share of the context cache) at once. The per-step
+        strategy (which slots to commit, blocks, remasking) lives in strategies.py.
         """
-        timer, params = Timer(request), request.params
+        keys = {batch_key(r, self.config.max_span_tokens) for r in requests}
+        if len(keys) != 1:
+            raise ValueError(f"requests in one batch need equal span length and cache settings, got {keys}")
+        stops = list(should_stop) if should_stop is not None else [None] * len(requests)
+        rows = [self._prepare(request, stop) for request, stop in zip(requests, stops)]
+        span_len, use_cache, refresh_every = keys.pop()
+        left = max(row.start for row in rows)
+        width = left + span_len + max(len(row.ids) - row.start - span_len for row in rows)
+        grid = [[self.special.pad] * (left - row.start) + row.ids for row in rows]
+        valid = [[False] * (left - row.start) + [True] * len(row.ids) + [False] * (width - len(g))
+                 for row, g in zip(rows, grid)]
+        ids = self.runner.tensor([g + [self.special.pad] * (width - len(g)) for g in grid])  # (B, T)
+        key_valid = None if all(all(v) for v in valid) else torch.tensor(valid, device=ids.device)  # (B, T)
+        cache, reuse_from, span_logits = None, 0, self.runner.span_logits
+        if use_cache and self.graph_step is not None and len(rows) == 1 and width <= self.graph_step.capacity:
+            span_logits = self.graph_step.span_logits  # owns its cache; no reuse across requests
+        elif use_cache:
+            cache, reuse_from = self._context_cache(rows, width)
+        step = 0
+        while rows:
+            for row in rows:  # before each step a row will run: the step boundaries callers time
+                if not row.done and row.should_stop is not None and row.should_stop():
+                    row.request.status = RequestStatus.CANCELLED
+            going = [i for i, row in enumerate(rows) if not row.done]
+            if len(going) < len(rows):
+                self._finish([row for i, row in enumerate(rows) if i not in going])
+                rows = [rows[i] for i in going]
+                if not rows:
+                    break
+                index = torch.tensor(going, device=ids.device)
+                ids = ids.index_select(0, index)
+                key_valid = None if key_valid is None else key_valid.index_select(0, index)
+                if cache is not None:
+                    cache.select_rows(going)
+            refresh = step == 0 or bool(refresh_every and step % refresh_every == 0)
+            stage = "prefill" if step == 0 else "denoise"
+            started = time.perf_counter()
+            for i, row in enumerate(rows):
+                ids[i, left : left + span_len] = row.state.span[0]
+            logits = span_logits(ids, left, span_len, cache, refresh, reuse_from if step == 0 else 0,
+                                 key_valid)  # (B, L, V)
+            forward_ms = (time.perf_counter() - started) * 1000
+            for i, row in enumerate(rows):
+                advance_start = time.perf_counter()
+                self._advance(row, logits[i : i + 1])
+                step_ms = forward_ms + (time.perf_counter() - advance_start) * 1000
+                row.request.steps_ms.append(step_ms)
+                row.request.timings_ms[stage] = row.request.timings_ms.get(stage, 0.0) + step_ms
+            step += 1
+        if cache is not None and len(requests) == 1 and requests[0].status is not RequestStatus.CANCELLED:
+            self.contexts.keep(requests[0].cache_key, self._ids_of(requests[0]), cache)
+        return list(requests)
+
+    def forget(self, cache_key: str) -> None:
+        """Drop a document's stored context (the document was closed)."""
+        self.contexts.drop(cache_key)
+
+    def _prepare(self, request: SpanRequest, should_stop: StopCheck | None) -> Row:
         request.status = RequestStatus.RUNNING
-        with timer.stage("tokenize"):
+        params = request.params
+        with _Stage(request, "tokenize"):
             layout = self._tokenize(request)
         span_len = min(params.span_tokens, self.config.max_span_tokens)
-        head = [self.special.bos] if self.special.bos is not None else []
-        start = len(head) + len(request.prefix_ids)
-        ids = self.runner.tensor(head + request.prefix_ids + [self.special.mask] * span_len + request.suffix_ids)
-        span = ids[:, start : start + span_len].clone()  # (1, L)
+        ids, start = self._sequence(request, span_len)
+        span = self.runner.tensor(ids[start : start + span_len])  # (1, L)
         state = strategies.initial_state(span, params)
-        generator = torch.Generator(device=ids.device).manual_seed(params.seed)
         request.num_masked = state.num_masked
-        cache = self.runner.new_cache(ids.shape[1]) if params.context_cache else None
         banned = self.runner.banned_ids
         if not params.allow_pad:
             banned = torch.cat([banned, banned.new_tensor([self.special.pad])])
-        while request.num_masked and request.steps_done < params.steps:
-            if should_stop is not None and should_stop():
-                request.status = RequestStatus.CANCELLED
-                raise Cancelled(request.request_id)
-            with timer.stage("denoise"):
-                ids[:, start : start + span_len] = state.span
-                step = request.steps_done
-                refresh = step == 0 or bool(params.refresh_every and step % params.refresh_every == 0)
-                logits = self.runner.span_logits(ids, start, span_len, cache, refresh)  # (1, L, V)
-                if layout.lead:  # the span begins with the prefix's newline (engine/layout.py)
-                    logits[:, 0] = logits[:, 0].masked_fill(~self.newline_first, float("-inf"))
-                if params.mode == "single" and layout.lead and span_len > 1:
-                    # The line asked for is not blank: its first token may not break the line.
-                    logits[:, 1] = logits[:, 1].masked_fill(self.newline_first, float("-inf"))
-                state = strategies.denoise_step(logits, state, params, self.special.pad,
-                                                self.special.mask, banned, generator)
-                request.num_masked = state.num_masked
-                request.steps_done = state.steps_done
-        with timer.stage("detokenize"):
-            request.span_ids = state.span[0].tolist()
-            text = self.tokenizer.decode(request.span_ids)
-            request.text = completion(text, layout, params.mode)
-        request.status = RequestStatus.FINISHED
-        return request
+        generator = torch.Generator(device=self.runner.device).manual_seed(params.seed)
+        return Row(request, layout, ids, start, state, generator, banned, should_stop)
+
+    def _sequence(self, request: SpanRequest, span_len: int) -> tuple[list[int], int]:
+        """The ids the model sees, in its family's framing (engine/models/prompt.py), and the span's
+        first index: `[bos] prefix [mask] * span_len suffix` for stipple's own models."""
+        prompt = self.runner.loaded.prompt
+        if prompt is not None:
+            return prompt.build(request.prefix_ids, span_len, self.special.mask, request.suffix_ids)
+        head = [self.special.bos] if self.special.bos is not None else []
+        return head + request.prefix_ids + [self.special.mask] * span_len + request.suffix_ids, len(head)
+
+    def _ids_of(self, request: SpanRequest) -> list[int]:
+        return self._sequence(request, len(request.span_ids))[0]
+
+    def _context_cache(self, rows: list[Row], width: int):
+        """A fresh cache for the run; for a single request of a known document, the positions its
+        previous request shares with it come from that request's cache (engine/context_store.py)."""
+        cache = self.runner.new_cache(width, batch=len(rows))
+        row = rows[0]
+        if len(rows) > 1 or not row.request.params.reuse_context:
+            return cache, 0
+        first = row.start - int(self.runner.loaded.args.shift_logits)
+        stored, reuse = self.contexts.take(row.request.cache_key, row.ids, first)
+        if stored is not None:
+            cache.copy_prefix_from(stored.cache, reuse)
+            row.request.reused_tokens = reuse
+        return cache, reuse
+
+    def _advance(self, row: Row, logits: torch.Tensor) -> None:
+        """Apply the layout's line rules to one row's span logits (1, L, V) and take one step."""
+        request, params, span_len = row.request, row.request.params, row.state.span.shape[-1]
+        if row.layout.lead:  # the span begins with the prefix's newline (engine/layout.py)
+            logits[:, 0] = logits[:, 0].masked_fill(~self.newline_first, float("-inf"))
+        if params.mode == "single" and row.layout.lead and span_len > 1:
+            # The line asked for is not blank: its first token may not break the line.
+            logits[:, 1] = logits[:, 1].masked_fill(self.newline_first, float("-inf"))
+        row.state = strategies.denoise_step(logits, row.state, params, self.special.pad, self.special.mask,
+                                            row.banned, row.generator)
+        request.num_masked, request.steps_done = row.state.num_masked, row.state.steps_done
+
+    def _finish(self, rows: list[Row]) -> None:
+        for row in rows:
+            if row.request.status is RequestStatus.CANCELLED:
+                continue
+            request = row.request
+            with _Stage(request, "detokenize"):
+                request.span_ids = row.state.span[0].tolist()
+                text = self.tokenizer.decode(request.span_ids)
+                request.text = completion(text, row.layout, request.params.mode)
+            request.status = RequestStatus.FINISHED
 
     @functools.cached_property
     def newline_first(self) -> torch.Tensor:
@@ -113,11 +235,12 @@ class Engine:
 
     def _tokenize(self, request: SpanRequest) -> Layout:
         layout = heal(request.prefix, request.suffix)
-        budget = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - 1
+        prompt = self.runner.loaded.prompt
+        framing = len(prompt.head) + len(prompt.tail) if prompt is not None else 1
+        budget = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - framing
         suffix_budget = min(self.config.max_suffix_tokens, budget // 4)
         request.suffix_ids = self.tokenizer.encode(layout.suffix)[:suffix_budget]
         prefix_budget = min(self.config.max_prefix_tokens, budget - len(request.suffix_ids))
         prefix_ids = self.tokenizer.encode(layout.prefix)
         request.prefix_ids = prefix_ids[max(0, len(prefix_ids) - prefix_budget) :]
         return layout
-

@@ -17,6 +17,7 @@ class KVCache:
         self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.num_hidden_layers)]
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.num_hidden_layers)]
         self.max_len = max_len
+        self.batch = batch
         # Set to T when a middle piece (the span) is recomputed over a fully cached sequence of T
         # positions; None for left-to-right use, where a query sees the positions before it.
         self.attend_len: int | None = None
@@ -29,3 +30,17 @@ class KVCache:
         self.k[layer][:, :, start:end] = k
         self.v[layer][:, :, start:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+    def select_rows(self, rows: list[int]) -> None:
+        """Keep only these batch rows (a finished or cancelled request's memory goes at once)."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.k[0].device)
+        self.k = [k.index_select(0, index) for k in self.k]
+        self.v = [v.index_select(0, index) for v in self.v]
+        self.batch = len(rows)
+
+    def copy_prefix_from(self, other: KVCache, length: int) -> None:
+        """Take positions [0, length) from other (same model, batch of one)."""
+        assert length <= min(self.max_len, other.max_len), f"{length} positions do not fit"
+        for layer in range(len(self.k)):
+            self.k[layer][:, :, :length] = other.k[layer][:, :, :length]
+            self.v[layer][:, :, :length] = other.v[layer][:, :, :length]

@@ -21,6 +21,7 @@ class DenoiseParams:
     temperature: float = 0.0  # 0: greedy
     context_cache: bool = True  # recompute only the span after the first step (Fast-dLLM)
     refresh_every: int = 0  # with the cache: recompute everything every n steps (0: never; 1: exact)
+    reuse_context: bool = True  # with a cache_key: reuse the previous request's context keys/values
     allow_pad: bool = True  # False: every slot is content (the span length is known, e.g. an oracle)
     seed: int = 0
     threshold: float = 0.9  # "threshold": commit every masked slot with p(token) > threshold

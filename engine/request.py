@@ -32,6 +32,11 @@ class SpanRequest:
     num_masked: int = 0
     text: str = ""  # the completion, post-processed for the mode
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> duration
+    steps_ms: list[float] = field(default_factory=list)  # each denoising step, the first being prefill
+    # The document this request completes in: its context keys/values may serve the next request of
+    # the same document (across keystrokes). None: nothing is kept or reused.
+    cache_key: str | None = None
+    reused_tokens: int = 0  # context positions whose keys/values came from the previous request
 
     @property
     def latency_ms(self) -> float:

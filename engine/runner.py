@@ -22,11 +22,12 @@ class Runner:
             dtype=torch.long, device=self.device,
         )
 
-    def tensor(self, ids: list[int]) -> torch.Tensor:
-        return torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, L)
+    def tensor(self, ids: list[int] | list[list[int]]) -> torch.Tensor:
+        rows = ids if ids and isinstance(ids[0], list) else [ids]
+        return torch.tensor(rows, dtype=torch.long, device=self.device)  # (B, L)
 
-    def new_cache(self, length: int) -> KVCache:
-        return KVCache(self.loaded.args, 1, length, self.device, self.config.torch_dtype)
+    def new_cache(self, length: int, batch: int = 1) -> KVCache:
+        return KVCache(self.loaded.args, batch, length, self.device, self.config.torch_dtype)
 
     @torch.inference_mode()
     def span_logits(
@@ -36,21 +37,31 @@ class Runner:
         length: int,
         cache: KVCache | None = None,
         refresh: bool = True,
+        reuse_from: int = 0,
+        key_valid: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (B, length, V) aligned to span positions start..start+length.
 
         Without a cache, or with refresh, the whole sequence is recomputed (and cached). Otherwise
         only the span is, attending to the context keys/values cached at the last refresh: the
-        dual-cache approximation of Fast-dLLM (Wu et al. 2025, sec. 3.2).
+        dual-cache approximation of Fast-dLLM (Wu et al. 2025, sec. 3.2). reuse_from > 0 makes a
+        refresh keep the cached positions before it (an earlier request's context, across
+        keystrokes) and recompute the rest. key_valid (B, T) bool marks real tokens in a padded
+        batch; padding is never attended to.
         """
         first = start - int(self.loaded.args.shift_logits)  # raw row that scores the first slot
-        if cache is None or refresh:
+        assert 0 <= reuse_from <= first, f"reuse_from {reuse_from} must lie in the context before {first}"
+        mask = None if key_valid is None else key_valid[:, None, None, :]  # (B, 1, 1, T)
+        if cache is None or (refresh and not reuse_from):
             if cache is not None:
                 cache.attend_len = None
-            return self.model(input_ids, cache=cache, keep=slice(first, first + length))
+            return self.model(input_ids, attn_mask=mask, cache=cache, keep=slice(first, first + length))
         cache.attend_len = input_ids.shape[1]
+        # A refresh recomputes everything from reuse_from (the suffix too); a cached step the span only.
+        begin, end = (reuse_from, input_ids.shape[1]) if refresh else (first, start + length)
         try:
-            piece = input_ids[:, first : start + length]  # (B, shift + length)
-            return self.model(piece, cache=cache, start=first, keep=slice(0, length))
+            piece = input_ids[:, begin:end]  # (B, recomputed positions)
+            return self.model(piece, attn_mask=mask, cache=cache, start=begin,
+                              keep=slice(first - begin, first - begin + length))
         finally:
             cache.attend_len = None

@@ -1,8 +1,11 @@
 """EngineBridge: the engine on one worker thread, off the event loop, with cancel-previous per document.
 
-The engine (and torch) is imported here, lazily, when the model is loaded. One job runs at a time;
-a new job for a document stops the one in flight for it between denoising steps, and so does a
-cancelled awaiting task ($/cancelRequest).
+The engine (and torch) is imported here, lazily, when the model is loaded. Jobs wait in the
+engine's scheduler (engine/scheduler.py, no torch); the worker runs them in batches, so requests of
+several documents (or editors) arriving together share each forward pass. A new job for a document
+stops the one in flight for it between denoising steps, and so does a cancelled awaiting task
+($/cancelRequest). Each document's context keys/values are kept for its next request (the engine's
+context store), so a keystroke recomputes only what changed.
 """
 
 from __future__ import annotations
@@ -27,10 +30,22 @@ class Job:
 
     plan: SpanPlan
     """What to denoise."""
+    key: str = ""
+    """The document (its uri): cancel-previous and the context store go by it."""
     stop: threading.Event = field(default_factory=threading.Event)
     """Set to stop the engine at its next denoising step."""
     submitted: float = field(default_factory=time.perf_counter)
     """When the job was handed to the worker thread (queueing is measured from here)."""
+    future: asyncio.Future | None = None
+    """Resolved on the event loop with the job's Completion (or None)."""
+
+    @property
+    def batch_key(self) -> tuple:  # engine.scheduler: jobs with equal keys share forward passes
+        return self.plan.span_tokens
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
 
 
 @dataclass
@@ -48,27 +63,34 @@ class Completion:
     queue_ms: float = 0.0
     """Time the job waited for the worker thread."""
     steps_ms: list[float] = field(default_factory=list)
-    """Each denoising step's duration, measured between the engine's should_stop calls."""
+    """Each denoising step's duration (the engine's own timing; the first is the prefill)."""
     span_ids: list[int] = field(default_factory=list)
     """The span's token ids after denoising (pads included)."""
+    reused_tokens: int = 0
+    """Context positions whose keys/values came from the document's previous request."""
+    batch_size: int = 1
+    """Requests that shared this one's forward passes."""
 
 
 def load_engine(settings: Settings) -> Any:
+    from engine.ar_twin import build_engine
     from engine.config import EngineConfig
-    from engine.engine import Engine
 
     config = EngineConfig(model_dir=settings.model, device=settings.device, num_threads=settings.threads,
                           max_prefix_tokens=settings.max_prefix_tokens,
                           max_suffix_tokens=settings.max_suffix_tokens)
-    return Engine(config)
+    return build_engine(config, settings.completer)
 
 
 class EngineBridge:
-    def __init__(self) -> None:
+    def __init__(self, max_batch: int = 8) -> None:
+        from engine.scheduler import Scheduler  # no torch: books only
+
         self.engine: Any = None
         self.error: str | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stipple-engine")
         self._in_flight: dict[str, Job] = {}
+        self.scheduler = Scheduler(max_batch)
 
     @property
     def ready(self) -> bool:
@@ -87,15 +109,28 @@ class EngineBridge:
         return len(self.engine.tokenizer.encode(text))
 
     def cancel(self, key: str) -> None:
+        """Stop key's job (event loop thread): its awaiting caller gets None at once, the engine drops
+        it at its next step or the scheduler before it runs."""
         if (job := self._in_flight.pop(key, None)) is not None:
             job.stop.set()
+            if job.future is not None and not job.future.done():
+                job.future.set_result(None)
+
+    def forget(self, key: str) -> None:
+        """The document is gone: stop its job and drop its stored context (on the worker thread)."""
+        self.cancel(key)
+        if self.engine is not None:
+            self._executor.submit(self.engine.forget, key)
 
     async def complete(self, key: str, plan: SpanPlan) -> Completion | None:
         """Run plan for document key; None when it was cancelled or superseded."""
         self.cancel(key)
-        job = self._in_flight[key] = Job(plan)
+        loop = asyncio.get_running_loop()
+        job = self._in_flight[key] = Job(plan, key, future=loop.create_future())
+        self.scheduler.add(job)
+        loop.run_in_executor(self._executor, self._drain, loop)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, job)
+            return await job.future
         except asyncio.CancelledError:
             job.stop.set()
             raise
@@ -103,35 +138,69 @@ class EngineBridge:
             if self._in_flight.get(key) is job:
                 del self._in_flight[key]
 
-    def _run(self, job: Job) -> Completion | None:
-        from engine.engine import Cancelled
-        from engine.params import DenoiseParams
-        from engine.request import SpanRequest
-
-        plan, engine = job.plan, self.engine
-        queue_ms = (time.perf_counter() - job.submitted) * 1000
-        if job.stop.is_set() or engine is None:
-            return None
-        request = SpanRequest(plan.prefix, plan.suffix,
-                              DenoiseParams(steps=plan.steps, mode=plan.mode, span_tokens=plan.span_tokens))
-        step_starts: list[float] = []
-
-        def should_stop() -> bool:  # called before each denoising step: the step boundaries
-            step_starts.append(time.perf_counter())
-            return job.stop.is_set()
-
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Worker thread: run the next batch of waiting jobs (each complete() queues one drain, so a
+        drain may find its job already taken by an earlier batch: then it has nothing to do)."""
+        jobs = self.scheduler.next_batch()
+        if not jobs:
+            return
         try:
-            engine.generate(request, should_stop=should_stop)
-        except Cancelled:
-            log.debug("%s cancelled after %d steps", request.request_id, request.steps_done)
-            return None
-        denoise_end = time.perf_counter() - request.timings_ms.get("detokenize", 0.0) / 1000
-        bounds = step_starts[: request.steps_done] + [denoise_end]
-        steps_ms = [(b - a) * 1000 for a, b in zip(bounds, bounds[1:])]
-        return Completion(request.text, request.request_id, request.steps_done, dict(request.timings_ms),
-                          queue_ms, steps_ms, list(request.span_ids))
+            results = self._run(jobs)
+        except Exception as exc:  # the handlers log it and answer with an empty result
+            for job in jobs:
+                loop.call_soon_threadsafe(_resolve, job.future, None, exc)
+            return
+        for job, result in zip(jobs, results):
+            loop.call_soon_threadsafe(_resolve, job.future, result, None)
+
+    def _run(self, jobs: list[Job]) -> list[Completion | None]:
+        from engine.params import DenoiseParams
+        from engine.request import RequestStatus, SpanRequest
+
+        engine, began = self.engine, time.perf_counter()
+        if engine is None:
+            return [None] * len(jobs)
+        requests = [SpanRequest(job.plan.prefix, job.plan.suffix, DenoiseParams(
+            steps=job.plan.steps, mode=job.plan.mode, span_tokens=job.plan.span_tokens), cache_key=job.key)
+            for job in jobs]
+        should_stop = [job.stop.is_set for job in jobs]  # checked before each denoising step
+        engine.generate_batch(requests, should_stop)
+        results: list[Completion | None] = []
+        for job, request in zip(jobs, requests):
+            if request.status is not RequestStatus.FINISHED:
+                log.debug("%s cancelled after %d steps", request.request_id, request.steps_done)
+                results.append(None)
+                continue
+            results.append(Completion(request.text, request.request_id, request.steps_done,
+                                      dict(request.timings_ms), (began - job.submitted) * 1000,
+                                      list(request.steps_ms), list(request.span_ids), request.reused_tokens,
+                                      len(jobs)))
+        return results
 
     def shutdown(self) -> None:
         for key in list(self._in_flight):
             self.cancel(key)
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run_job(self, key: str, work: Any) -> Any:
+        """work(engine, stop) on the worker thread, cancel-previous per key as complete(); stop is a
+        threading.Event, set when a newer job for key arrives or the awaiting task is cancelled."""
+        self.cancel(key)
+        job = self._in_flight[key] = Job(plan=None, key=key)  # type: ignore[arg-type]
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, self.engine, job.stop)
+        except asyncio.CancelledError:
+            job.stop.set()
+            raise
+        finally:
+            if self._in_flight.get(key) is job:
+                del self._in_flight[key]
+
+
+def _resolve(future: asyncio.Future, result: Completion | None, error: Exception | None) -> None:
+    if future.done():  # the awaiting task was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

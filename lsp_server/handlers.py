@@ -48,8 +48,9 @@ def register(server: StippleServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: StippleServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.bridge.cancel(params.text_document.uri)
+        ls.bridge.forget(params.text_document.uri)
         ls.documents.pop(params.text_document.uri, None)
+        ls.shown.pop(params.text_document.uri, None)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: StippleServer, params: types.DidChangeConfigurationParams) -> None:

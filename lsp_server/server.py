@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from lsp_server import context, postprocess, span
+from lsp_server import context, postprocess, span, typed_through
 from lsp_server.bridge import Completion, EngineBridge
 from lsp_server.commands import Counters
 from lsp_server.documents import Document
@@ -48,6 +48,7 @@ class StippleServer(LanguageServer):
         self.bridge = EngineBridge()
         self.counters = Counters()
         self.tickets: dict[str, int] = {}  # uri -> latest request number, for debounce
+        self.shown: dict[str, typed_through.Shown] = {}  # uri -> last suggestion offered
         self.loading: asyncio.Task | None = None
         self.emit_spans = False  # `stipple serve --spans`: send stipple/spans after each completion request
 
@@ -117,6 +118,16 @@ class StippleServer(LanguageServer):
         version, settings = doc.version, self.settings
         with spans.stage("context"):
             offset = doc.offset_at(position.line, position.character)
+            shown = self.shown.get(uri)
+            rest = typed_through.remaining(shown, doc.text, offset)
+        if rest is not None:  # the user typed what the ghost text showed: the rest, no model
+            self.bridge.cancel(uri)
+            self.counters.offered += 1
+            spans.outcome, spans.request_id = "typed_through", shown.request_id
+            cursor = types.Position(*doc.position_at(offset))
+            return Suggestion(rest, types.Range(cursor, cursor), shown.request_id)
+        self.shown.pop(uri, None)
+        with spans.stage("context"):
             ctx = context.extract(doc, offset, settings.max_prefix_tokens * CHARS_PER_TOKEN,
                                   settings.max_suffix_tokens * CHARS_PER_TOKEN)
         spans.mode, spans.reason = ctx.mode, ctx.reason
@@ -154,6 +165,7 @@ class StippleServer(LanguageServer):
             return None
         self.counters.offered += 1
         spans.outcome = "offered"
+        self.shown[uri] = typed_through.Shown(doc.text[:offset], doc.text[offset:], text, result.request_id)
         cursor = types.Position(*doc.position_at(offset))
         return Suggestion(text, types.Range(cursor, cursor), result.request_id)
 
@@ -174,6 +186,7 @@ class StippleServer(LanguageServer):
 def record_engine_spans(spans: RequestSpans, result: Completion, engine: object) -> None:
     """The bridge's and engine's timings, in the spans' stage names (prefill = the first step)."""
     spans.request_id, spans.steps_done, spans.steps_ms = result.request_id, result.steps_done, result.steps_ms
+    spans.reused_tokens, spans.batch_size = result.reused_tokens, result.batch_size
     spans.add("queue", result.queue_ms)
     for name in ("tokenize", "detokenize"):
         spans.add(name, result.timings_ms.get(name, 0.0))

@@ -6,13 +6,15 @@ response. The benchmark harness (benchmarks/latency) reads these; editors ignore
 notification. Params of `stipple/spans`:
 
     {"lspId": <the JSON-RPC id of the request>, "requestId": "r12" | null, "uri": "...",
-     "outcome": "offered" | "empty" | "skipped" | "not_ready" | "debounced" | "cancelled" | "stale" | "error",
+     "outcome": "offered" | "typed_through" | "empty" | "skipped" | "not_ready" | "debounced" | "cancelled"
+                | "stale" | "error",
      "mode": "single" | "multi" | "skip" | null, "reason": "after code" | ...,
      "stages": {"context": ms, "debounce": ms, "plan": ms, "queue": ms, "tokenize": ms, "prefill": ms,
                 "denoise": ms, "detokenize": ms, "postprocess": ms},
      "stepsMs": [ms per denoising step, the first one being "prefill"], "totalMs": ms,
      "spanTokens": mask slots, "steps": K asked, "stepsDone": steps run, "generatedTokens": tokens
-     in the completion, "prefixChars": n, "suffixChars": n}
+     in the completion, "prefixChars": n, "suffixChars": n, "reusedTokens": context positions served
+     from the document's previous request, "batchSize": requests sharing the forward passes}
 
 Stages: context = tree-sitter cursor context; debounce = the settings' wait (cancel-previous);
 plan = windowing the prefix/suffix by tokens; queue = waiting for the engine's worker thread;
@@ -62,6 +64,10 @@ class RequestSpans:
     """Characters of prefix sent to the model."""
     suffix_chars: int = 0
     """Characters of suffix sent to the model."""
+    reused_tokens: int = 0
+    """Context positions whose keys/values came from the document's previous request."""
+    batch_size: int = 0
+    """Requests that shared the forward passes (0: the engine never ran)."""
     started: float = field(default_factory=time.perf_counter)
 
     @contextmanager
@@ -83,4 +89,5 @@ class RequestSpans:
                 "totalMs": round((time.perf_counter() - self.started) * 1000, 3), "startedAt": self.started,
                 "spanTokens": self.span_tokens, "steps": self.steps, "stepsDone": self.steps_done,
                 "generatedTokens": self.generated_tokens, "prefixChars": self.prefix_chars,
-                "suffixChars": self.suffix_chars}
+                "suffixChars": self.suffix_chars, "reusedTokens": self.reused_tokens,
+                "batchSize": self.batch_size}

@@ -56,14 +56,17 @@ def summarize_config(samples: list[dict]) -> dict:
         outcomes[s["outcome"]] += 1
     return {
         "latency": {"all": latency_row([s["latency_ms"] for s in measured]),
-                    **{mode: latency_row(v) for mode, v in sorted(by_mode.items())}},
+                    **{mode: latency_row(v) for mode, v in sorted(by_mode.items())},
+                    # Served from the suggestion on screen (the user typed its start): no model run.
+                    "typed_through": latency_row([s["latency_ms"] for s in samples
+                                                  if s["final"] and s["outcome"] == "typed_through"])},
         "by_language": {lang: latency_row(v) for lang, v in sorted(by_language.items())},
         "stages_ms": stages,
         "step_ms": latency_row(steps),
         "counts": {"requests": len(samples), "timed": len(measured),
                    "client_cancelled": sum(s["client_cancelled"] for s in samples),
                    "server_cancelled": outcomes["cancelled"] + outcomes["debounced"],
-                   "stale": outcomes["stale"], "skipped": outcomes["skipped"], "offered": outcomes["offered"],
+                   "stale": outcomes["stale"], "typed_through": outcomes["typed_through"], "skipped": outcomes["skipped"], "offered": outcomes["offered"],
                    "empty": outcomes["empty"], "errors": outcomes["error"] + outcomes["unknown"]},
         "tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
         "engine_tokens_per_s": round(tokens / engine_s, 1) if engine_s else 0.0,
