@@ -109,6 +109,7 @@ class Engine:
             raise ValueError(f"requests in one batch need equal span length and cache settings, got {keys}")
         stops = list(should_stop) if should_stop is not None else [None] * len(requests)
         rows = [self._prepare(request, stop) for request, stop in zip(requests, stops)]
+        sequence = rows[0].ids
         span_len, use_cache, refresh_every = keys.pop()
         left = max(row.start for row in rows)
         width = left + span_len + max(len(row.ids) - row.start - span_len for row in rows)
@@ -153,8 +154,10 @@ class Engine:
                 row.request.steps_ms.append(step_ms)
                 row.request.timings_ms[stage] = row.request.timings_ms.get(stage, 0.0) + step_ms
             step += 1
-        if cache is not None and len(requests) == 1 and requests[0].status is not RequestStatus.CANCELLED:
-            self.contexts.keep(requests[0].cache_key, self._ids_of(requests[0]), cache)
+        if cache is not None and len(requests) == 1 and requests[0].steps_done:
+            # Kept even when the request was cancelled after its prefill: typing cancels most requests,
+            # and the next keystroke's request is exactly the one that wants these keys/values.
+            self.contexts.keep(requests[0].cache_key, sequence, cache)
         return list(requests)
 
     def forget(self, cache_key: str) -> None:
@@ -185,9 +188,6 @@ class Engine:
             return prompt.build(request.prefix_ids, span_len, self.special.mask, request.suffix_ids)
         head = [self.special.bos] if self.special.bos is not None else []
         return head + request.prefix_ids + [self.special.mask] * span_len + request.suffix_ids, len(head)
-
-    def _ids_of(self, request: SpanRequest) -> list[int]:
-        return self._sequence(request, len(request.span_ids))[0]
 
     def _context_cache(self, rows: list[Row], width: int):
         """A fresh cache for the run; for a single request of a known document, the positions its

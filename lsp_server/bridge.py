@@ -161,8 +161,9 @@ class EngineBridge:
         if engine is None:
             return [None] * len(jobs)
         requests = [SpanRequest(job.plan.prefix, job.plan.suffix, DenoiseParams(
-            steps=job.plan.steps, mode=job.plan.mode, span_tokens=job.plan.span_tokens), cache_key=job.key)
-            for job in jobs]
+            steps=job.plan.steps, mode=job.plan.mode, span_tokens=job.plan.span_tokens,
+            strategy=job.plan.strategy, threshold=job.plan.threshold, reuse_context=job.plan.reuse_context),
+            cache_key=job.key) for job in jobs]
         should_stop = [job.stop.is_set for job in jobs]  # checked before each denoising step
         engine.generate_batch(requests, should_stop)
         results: list[Completion | None] = []

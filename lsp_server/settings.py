@@ -22,6 +22,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 RELOAD_FIELDS = ("model", "device", "threads", "completer")  # changing one of these reloads the engine
 # How completions are generated (engine/ar_twin.py's build_engine, which keeps the same list).
 COMPLETERS = ("diffusion", "ar-fim", "ar-prefix")
+STRATEGIES = ("confidence", "margin", "entropy", "threshold")  # engine.params.STRATEGIES (torch-free here)
 
 
 def _default_threads() -> int | None:
@@ -51,6 +52,14 @@ class Settings:
     """Wait this long before starting the model; a newer request for the same document wins."""
     log_level: str = "info"
     """Server log level on stderr (or the --log-file): debug, info, warning, error."""
+    strategy: str = "confidence"
+    """Which masked slots each denoising step commits: "confidence", "margin", "entropy" (a fixed
+    schedule, exactly K steps) or "threshold" (every slot above `threshold`, at most K steps)."""
+    threshold: float = 0.9
+    """The "threshold" strategy's confidence bar tau."""
+    reuse_context: bool = True
+    """Reuse the document's context keys/values from its previous request (only what changed is
+    recomputed; an approximation, see the README)."""
     completer: str = "diffusion"
     """"diffusion" (the masked-diffusion engine), "ar-fim" (an autoregressive fill-in-the-middle model
     such as smollm2-ar-fim, greedy with a KV cache) or "ar-prefix" (a next-token model from the prefix
@@ -91,11 +100,12 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "model": (str, type(None)), "device": (str,), "threads": (int, type(None)), "steps": (int,),
     "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
     "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
+    "strategy": (str,), "threshold": (float, int), "reuse_context": (bool,),
 }
 
 
 def _check(name: str, value: Any) -> str | None:
-    if not isinstance(value, FIELD_TYPES[name]) or isinstance(value, bool):
+    if not isinstance(value, FIELD_TYPES[name]) or (isinstance(value, bool) and bool not in FIELD_TYPES[name]):
         return f"expected {' or '.join(t.__name__ for t in FIELD_TYPES[name])}, got {value!r}"
     if name in ("steps", "max_span_tokens") and value < 1:
         return "must be >= 1"
@@ -103,6 +113,10 @@ def _check(name: str, value: Any) -> str | None:
         return "must be >= 0"
     if name == "threads" and value is not None and value < 1:
         return "must be >= 1"
+    if name == "strategy" and value not in STRATEGIES:
+        return f"must be one of {', '.join(STRATEGIES)}"
+    if name == "threshold" and not 0 <= value <= 1:
+        return "must be in [0, 1]"
     if name == "completer" and value not in COMPLETERS:
         return f"must be one of {', '.join(COMPLETERS)}"
     if name == "log_level" and value.lower() not in LOG_LEVELS:

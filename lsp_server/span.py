@@ -32,6 +32,12 @@ class SpanPlan:
     """Mask slots; the sampler pads the unused tail."""
     steps: int
     """Denoising steps K."""
+    strategy: str = "confidence"
+    """Which slots each step commits (engine.params.STRATEGIES)."""
+    threshold: float = 0.9
+    """The "threshold" strategy's tau."""
+    reuse_context: bool = True
+    """Reuse the document's context keys/values from its previous request."""
 
 
 def choose_span_tokens(ctx: CursorContext, max_span_tokens: int) -> int:
@@ -68,4 +74,5 @@ def build_plan(ctx: CursorContext, settings: Settings, count: Callable[[str], in
         outside = len(kept) - 1 - ctx.scope_lines_before  # lines above the scope, in kept order
         top_level = [i for i in range(outside) if kept[i].strip() and not leading_whitespace(kept[i])]
         kept = kept[top_level[0] if top_level else outside:]  # no fragment of an outer definition
-    return SpanPlan("\n".join(kept), suffix, ctx.mode, span, settings.steps)
+    return SpanPlan("\n".join(kept), suffix, ctx.mode, span, settings.steps, settings.strategy,
+                    settings.threshold, settings.reuse_context)

@@ -124,3 +124,24 @@ def test_context_store_keeps_the_most_recent_documents():
     assert store.take("b", [7, 2, 3], limit=10) == (None, 0)  # nothing in common
     assert store.take(None, [1], limit=1) == (None, 0)
     assert common_prefix([1, 2, 3], [1, 2]) == 2
+
+
+def test_a_request_cancelled_after_its_prefill_leaves_its_context_for_the_next_keystroke(random_model_dir):
+    from engine.engine import Cancelled
+
+    engine = Engine(EngineConfig(model_dir=random_model_dir, min_reused_tokens=4))
+    prefix, suffix = TASKS[3]
+    params = DenoiseParams(steps=6, span_tokens=8)
+    calls = {"n": 0}
+
+    def stop_after_two_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    with pytest.raises(Cancelled):
+        engine.generate(SpanRequest(prefix, suffix, params, cache_key="doc"), stop_after_two_steps)
+    typed = engine.generate(SpanRequest(prefix + "        self", suffix, params, cache_key="doc"))
+    assert typed.reused_tokens > 0
+    with pytest.raises(Cancelled):  # cancelled before any step: nothing worth keeping
+        engine.generate(SpanRequest(prefix, suffix, params, cache_key="new"), lambda: True)
+    assert "new" not in engine.contexts.entries

@@ -55,3 +55,14 @@ def test_lsp_server_does_not_import_torch():
     code = ("import sys, lsp_server.handlers, lsp_server.cli; lsp_server.cli.build_parser(); "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_sampler_settings():
+    from lsp_server.settings import STRATEGIES as SERVER_STRATEGIES
+    from engine.params import STRATEGIES
+
+    assert SERVER_STRATEGIES == STRATEGIES
+    new, problems = Settings().updated({"strategy": "threshold", "threshold": 0.7, "reuseContext": False})
+    assert (new.strategy, new.threshold, new.reuse_context, problems) == ("threshold", 0.7, False, [])
+    new, problems = Settings().updated({"strategy": "fastest", "threshold": 1.5, "reuseContext": "yes"})
+    assert new == Settings() and len(problems) == 3
