@@ -90,6 +90,18 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from benchmarks import repair
+    from lsp_server.cli import UsageError, engine_from_args
+
+    engine = engine_from_args(args)
+    try:
+        repair.main(engine, args, machine_info())
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
     evaluate = sub.add_parser("eval", help="quality evaluations")
     suites = evaluate.add_subparsers(dest="suite", required=True)
@@ -106,3 +118,9 @@ def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
     p.add_argument("--quiet", action="store_true")
     add_engine_options(p)
     p.set_defaults(func=cmd_humaneval)
+    from benchmarks import repair  # torch-free
+
+    p = suites.add_parser("repair", help="repair injected corruptions: exact repairs, correct tokens changed")
+    repair.add_arguments(p)
+    add_engine_options(p)
+    p.set_defaults(func=cmd_repair)

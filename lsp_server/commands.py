@@ -37,7 +37,10 @@ class Counters:
 
 
 def register(server) -> None:
-    """Register the feedback and status commands on a StippleServer."""
+    """Register the feedback and status commands, and the edit-selection commands, on a StippleServer."""
+    from lsp_server import edits
+
+    edits.register(server)
 
     @server.command(ACCEPT)
     def accept(ls, *args: object) -> None:
