@@ -3,6 +3,7 @@
     python -m benchmarks.sweep run --model smollm2-dllm --split single-line --stride 27 \\
         --out benchmarks/results/sweep-single-line.json
     python -m benchmarks.sweep plot benchmarks/results/sweep-single-line.json
+    python -m benchmarks.sweep table benchmarks/results/sweep-single-line.json
 
 Configurations (each over the same tasks, executed tests, interleaved in one run):
 - `steps`: each strategy (confidence, margin, entropy) at K = 4, 8, 16, 32, 64, context cache on;
@@ -164,6 +165,20 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_table(args: argparse.Namespace) -> int:
+    """A markdown table of every configuration (what the README shows)."""
+    result = json.loads(args.result.read_text())
+    print("| setting | K | tau | mean steps | pass@1 non-blank | exact | p50 ms | prefill p50 ms | reused tokens |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in result["configs"]:
+        setting = {"steps": c["strategy"], "threshold": "threshold", "exact": "confidence, full recompute",
+                   "keystroke": "confidence, context reused", "blocks": f"semi-AR blocks of {c.get('block_length')}"}
+        print(f"| {setting[c['kind']]} | {c['steps']} | {c.get('threshold') or '–'} | {c['mean_steps']:.1f} "
+              f"| {100 * c['pass_at_1_nonblank']:.1f}% | {100 * c['exact_match']:.1f}% | {c['latency_p50_ms']:.0f} "
+              f"| {c['prefill_p50_ms']:.0f} | {c['mean_reused_tokens']:.0f} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sweep", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -186,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--resume", action="store_true", help="skip configurations already in --out")
     run.add_argument("--out", type=Path, required=True)
     run.set_defaults(func=cmd_run)
+    table = sub.add_parser("table")
+    table.add_argument("result", type=Path)
+    table.set_defaults(func=cmd_table)
     plot = sub.add_parser("plot")
     plot.add_argument("result", type=Path)
     plot.set_defaults(func=cmd_plot)

@@ -121,7 +121,11 @@ class Block(nn.Module):
 class Backbone(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
-        self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
+        # Built on the meta device (loading), there is nothing to initialise, and torch would run the
+        # embedding's normal_ there through torch._dynamo, which imports Triton (+160 MB resident).
+        on_meta = torch.empty(0).is_meta
+        self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size,
+                                         _weight=torch.empty(args.vocab_size, args.hidden_size) if on_meta else None)
         self.layers = nn.ModuleList(Block(args) for _ in range(args.num_hidden_layers))
         self.norm = RMSNorm(args.hidden_size, args.rms_norm_eps)
 

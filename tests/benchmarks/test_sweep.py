@@ -26,5 +26,6 @@ def test_sweep_runs_resumes_and_plots(tmp_path):
     assert all(c["mean_steps"] <= c["steps"] for c in result["configs"])
     assert sweep.main(args + ["--resume"]) == 0  # nothing left to run: the file is unchanged
     assert len(json.loads(out.read_text())["configs"]) == len(kinds)
+    assert sweep.main(["table", str(out)]) == 0
     assert sweep.main(["plot", str(out)]) == 0
     assert out.with_suffix(".png").stat().st_size > 10_000

@@ -120,3 +120,16 @@ def test_kv_cache_decoding_matches_full_causal_pass():
         for pos in range(6, 10):
             steps.append(model(ids[:, pos : pos + 1], causal=True, cache=cache, start=pos))
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+
+
+def test_loading_does_not_pull_in_dynamo_or_triton():
+    """Building on the meta device must not run init kernels through torch._dynamo (it imports Triton,
+    ~160 MB resident in every server)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom engine.config import EngineConfig\nfrom engine.engine import Engine\n"
+            "Engine(EngineConfig()).infill('x = ', '')\n"
+            "loaded = [m for m in ('torch._dynamo', 'triton') if m in sys.modules]\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True, env={"OMP_NUM_THREADS": "1", "PATH": ""})
