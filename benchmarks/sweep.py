@@ -129,12 +129,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     result = json.loads(args.result.read_text())
     configs = result["configs"]
     fig, (by_k, by_tau, speed) = plt.subplots(1, 3, figsize=(15, 4.2))
-    for strategy in STRATEGIES:
+    for strategy, style in zip(STRATEGIES, ("o-", "s--", "^:")):  # distinct marks: equal curves overlap
         rows = sorted((c for c in configs if c["kind"] == "steps" and c["strategy"] == strategy),
                       key=lambda c: c["steps"])
         if rows:
-            by_k.plot([c["steps"] for c in rows], [100 * c["pass_at_1_nonblank"] for c in rows], "o-", label=strategy)
-            speed.plot([c["steps"] for c in rows], [c["latency_p50_ms"] for c in rows], "o-", label=strategy)
+            by_k.plot([c["steps"] for c in rows], [100 * c["pass_at_1_nonblank"] for c in rows], style,
+                      label=strategy, mfc="none")
+            speed.plot([c["steps"] for c in rows], [c["latency_p50_ms"] for c in rows], style, label=strategy)
     for c in configs:
         if c["kind"] == "exact":
             by_k.axhline(100 * c["pass_at_1_nonblank"], color="grey", ls="--", label="K=32, full recompute")

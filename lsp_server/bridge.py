@@ -129,8 +129,12 @@ class EngineBridge:
         job = self._in_flight[key] = Job(plan, key, future=loop.create_future())
         self.scheduler.add(job)
         loop.run_in_executor(self._executor, self._drain, loop)
+        return await self._await(key, job, job.future)
+
+    async def _await(self, key: str, job: Job, waiting: Any) -> Any:
+        """Await key's newest job; a cancelled wait ($/cancelRequest) stops it at its next step."""
         try:
-            return await job.future
+            return await waiting
         except asyncio.CancelledError:
             job.stop.set()
             raise
@@ -188,14 +192,8 @@ class EngineBridge:
         threading.Event, set when a newer job for key arrives or the awaiting task is cancelled."""
         self.cancel(key)
         job = self._in_flight[key] = Job(plan=None, key=key)  # type: ignore[arg-type]
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, work, self.engine, job.stop)
-        except asyncio.CancelledError:
-            job.stop.set()
-            raise
-        finally:
-            if self._in_flight.get(key) is job:
-                del self._in_flight[key]
+        running = asyncio.get_running_loop().run_in_executor(self._executor, work, self.engine, job.stop)
+        return await self._await(key, job, running)
 
 
 def _resolve(future: asyncio.Future, result: Completion | None, error: Exception | None) -> None:

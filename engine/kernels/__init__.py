@@ -28,6 +28,14 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
+@functools.cache
+def sm_count(device) -> int:
+    """Streaming multiprocessors of a CUDA device: how many programs keep it busy (split-K sizing)."""
+    import torch
+
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
 def available(device) -> bool:
     """Whether the Triton kernels can run on tensors of `device` (a torch.device or str)."""
     kind = getattr(device, "type", str(device).split(":")[0])

@@ -72,7 +72,7 @@ def _launch(q, k, v, valid_len, splits) -> torch.Tensor:
     row_blocks = triton.cdiv(rows, block_q)
     key_blocks = triton.cdiv(T, BLOCK_K)
     if splits is None:
-        target = 2 * _sm_count(q.device) if q.is_cuda else 1
+        target = 2 * kernels.sm_count(q.device) if q.is_cuda else 1
         splits = triton.cdiv(target, row_blocks * B * KV)
     splits = max(1, min(splits, key_blocks))
     chunk = triton.cdiv(key_blocks, splits) * BLOCK_K
@@ -89,11 +89,6 @@ def _launch(q, k, v, valid_len, splits) -> torch.Tensor:
     weight = torch.exp(lse - top)  # (B, H, S, Lq); 0 for a chunk past valid_len
     out = (part * weight.unsqueeze(-1)).sum(2) / weight.sum(2).unsqueeze(-1)  # (B, H, Lq, D)
     return out.to(q.dtype)
-
-
-@functools.cache
-def _sm_count(device: torch.device) -> int:
-    return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 @functools.cache

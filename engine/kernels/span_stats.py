@@ -97,7 +97,7 @@ def _launch(logits, banned, skip_id, inv_temperature, splits) -> SpanStats:
     block = min(BLOCK_V, triton.next_power_of_2(vocab))
     blocks = triton.cdiv(vocab, block)
     if splits is None:
-        target = 2 * _sm_count(logits.device) if logits.is_cuda else 1
+        target = 2 * kernels.sm_count(logits.device) if logits.is_cuda else 1
         splits = max(1, triton.cdiv(target, max(n, 1)))
     splits = max(1, min(splits, blocks))
     chunk = triton.cdiv(blocks, splits) * block
@@ -123,11 +123,6 @@ def _launch(logits, banned, skip_id, inv_temperature, splits) -> SpanStats:
     second = candidates.topk(2, dim=-1).values[:, 1]
     out = (top_id, torch.exp(top - lse), torch.exp(second - lse), entropy, lse)
     return SpanStats(*(x.reshape(lead) for x in out))
-
-
-@functools.cache
-def _sm_count(device: torch.device) -> int:
-    return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 @functools.cache

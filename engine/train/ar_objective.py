@@ -6,7 +6,7 @@ otherwise a window of the plain document stream is trained as it is. The loss is
 every next token under causal attention, on the FIM and the plain sequences alike.
 
 To make the comparison with the diffusion adaptation honest, the cuts are the diffusion objective's
-own (`objective.cut_at_lines`: whole-line middles, line breaks healed as at inference) and the
+own (`objective.cut_middle`: whole-line middles, line breaks healed as at inference) and the
 prefix/suffix truncation follows the same rule; only the layout and the loss differ.
 """
 
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from engine.fim import FimTokens, psm_ids
 from engine.tokenizer import Tokenizer
-from engine.train.objective import cut_at_lines
+from engine.train.objective import cut_middle
 
 IGNORE = -100  # F.cross_entropy's ignore_index: positions with no next token to predict
 
@@ -29,13 +29,10 @@ def fim_sequence(
     max_middle_lines: int = 8,
 ) -> list[int] | None:
     """One PSM training sequence of at most seq_len tokens; None if text is too short or the middle too long."""
-    pieces = cut_at_lines(text, rng, max_middle_lines)
+    pieces = cut_middle(text, tokenizer, rng, max_middle_lines)
     if pieces is None:
         return None
-    prefix_text, middle_text, suffix_text = pieces
-    middle = tokenizer.encode(middle_text)
-    if not middle:
-        return None
+    prefix_text, middle, suffix_text = pieces
     middle.append(fim.end)
     room = seq_len - len(psm_ids(fim, [], [])) - len(middle)
     if room < 8:

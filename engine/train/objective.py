@@ -66,6 +66,17 @@ def cut_at_lines(text: str, rng: random.Random, max_middle_lines: int = 8) -> tu
     return layout.prefix, heal_middle(middle_text, layout), layout.suffix
 
 
+def cut_middle(text: str, tokenizer: Tokenizer, rng: random.Random, max_middle_lines: int
+               ) -> tuple[str, list[int], str] | None:
+    """cut_at_lines, with the middle tokenized: (prefix text, middle ids, suffix text), or None."""
+    pieces = cut_at_lines(text, rng, max_middle_lines)
+    if pieces is None:
+        return None
+    prefix_text, middle_text, suffix_text = pieces
+    middle = tokenizer.encode(middle_text)
+    return (prefix_text, middle, suffix_text) if middle else None
+
+
 def fim_example(
     text: str,
     tokenizer: Tokenizer,
@@ -75,13 +86,10 @@ def fim_example(
     max_middle_lines: int = 8,
 ) -> Example | None:
     """Cut text at line boundaries into prefix / middle / suffix; None if text is too short."""
-    pieces = cut_at_lines(text, rng, max_middle_lines)
+    pieces = cut_middle(text, tokenizer, rng, max_middle_lines)
     if pieces is None:
         return None
-    prefix_text, middle_text, suffix_text = pieces
-    middle = tokenizer.encode(middle_text)
-    if not middle:
-        return None
+    prefix_text, middle, suffix_text = pieces
     slots = span_slots(len(middle), rng, buckets)
     head = [tokenizer.special.bos] if tokenizer.special.bos is not None else []
     room = seq_len - len(head) - slots

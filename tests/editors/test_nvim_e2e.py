@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nvim_rpc import SUGGESTION_CONSISTENT as CONSISTENT, Nvim, find_nvim
+from benchmarks.latency.nvim_rpc import SERVER_READY, SUGGESTION_CONSISTENT as CONSISTENT, Nvim, find_nvim
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"
@@ -55,13 +55,6 @@ if __name__ ==
 """
 CURSORS = [7, 12, 19, 18, 23, 25]
 
-SERVER_READY = """
-local client = vim.lsp.get_clients({ name = "stipple" })[1]
-if not client or not client.initialized then return false end
-local reply = client:request_sync("workspace/executeCommand", { command = "stipple.status", arguments = {} }, 5000)
-local status = reply and reply.result
-return status and (status.ready or status.error) and status
-"""
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nvim_rpc import SUGGESTION_CONSISTENT as CONSISTENT, Nvim, find_nvim
+from benchmarks.latency.nvim_rpc import SUGGESTION_CONSISTENT as CONSISTENT, Nvim, find_nvim
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE.parents[1] / "editors" / "nvim"

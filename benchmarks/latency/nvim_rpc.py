@@ -1,4 +1,5 @@
-"""A minimal msgpack-RPC client for `nvim --embed` (enough for the end-to-end tests: requests and replies)."""
+"""A minimal msgpack-RPC client for `nvim --embed`: requests and replies, enough to drive the plugin
+(the Neovim end-to-end tests and benchmarks/latency/record_nvim.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ local marks = #vim.api.nvim_buf_get_extmarks(0, c.ns, 0, -1, {})
 if not s then return marks == 0 end
 local pos = vim.api.nvim_win_get_cursor(0)
 return marks == 1 and s.tick == vim.b.changedtick and s.row == pos[1] - 1 and s.col == pos[2]
+"""
+
+
+# The stipple client's status once its model is loaded (or failed), else false.
+SERVER_READY = """
+local client = vim.lsp.get_clients({ name = "stipple" })[1]
+if not client or not client.initialized then return false end
+local reply = client:request_sync("workspace/executeCommand", { command = "stipple.status", arguments = {} }, 5000)
+local status = reply and reply.result
+return status and (status.ready or status.error) and status
 """
 
 
