@@ -8,6 +8,8 @@ from engine.config import EngineConfig
 from engine.kv_cache import KVCache
 from engine.loader import LoadedModel, load_model_dir
 
+SINGLE_THREAD_PARAMETERS = 30_000_000  # below this, the CPU runs one torch thread unless told otherwise
+
 
 class Runner:
     def __init__(self, config: EngineConfig) -> None:
@@ -16,6 +18,12 @@ class Runner:
             torch.set_num_threads(config.num_threads)
         self.device = torch.device(config.device)
         self.loaded: LoadedModel = load_model_dir(config.model_dir, self.device, config.torch_dtype)
+        if not config.num_threads and self.device.type == "cpu" \
+                and self.loaded.args.num_parameters < SINGLE_THREAD_PARAMETERS:
+            # A small model's matmuls are too small to split: a second thread only adds barrier waits,
+            # which turn into seconds when another process holds the other core (measured: the tiny
+            # model's demo 81 ms on one thread, 7.5 s on two beside a busy process).
+            torch.set_num_threads(1)
         self.model = self.loaded.model
         self.banned_ids = torch.tensor(
             sorted(self.loaded.tokenizer.special.ids - {self.loaded.tokenizer.special.pad}),
