@@ -11,6 +11,9 @@ export interface ServerSettings {
   model: string | null;
   device: string;
   steps: number;
+  strategy: string;
+  threshold: number;
+  reuseContext: boolean;
   maxSpanTokens: number;
   languages: Record<string, boolean>;
   debounceMs: number;
@@ -29,6 +32,9 @@ export function serverSettings(config: ConfigurationReader): ServerSettings {
     model: model === "" ? null : model,
     device: config.get<string>("device", "auto"),
     steps: config.get<number>("steps", 16),
+    strategy: config.get<string>("strategy", "confidence"),
+    threshold: config.get<number>("threshold", 0.9),
+    reuseContext: config.get<boolean>("reuseContext", true),
     maxSpanTokens: config.get<number>("maxSpanTokens", 64),
     languages: { ...config.get<Record<string, boolean>>("languages", {}) },
     debounceMs: config.get<number>("debounceMs", 30),
