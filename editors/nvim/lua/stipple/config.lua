@@ -8,6 +8,10 @@ local M = {}
 ---@field device? string        "auto" | "cpu" | "cuda" | "cuda:N"
 ---@field threads? integer      torch CPU threads
 ---@field steps? integer        denoising steps K per completion (default 16)
+---@field strategy? "confidence"|"margin"|"entropy"|"threshold" slots committed per step (default "confidence")
+---@field threshold? number     tau of the "threshold" strategy (default 0.9)
+---@field reuseContext? boolean reuse the buffer's context from its previous request (default true)
+---@field completer? "diffusion"|"ar-fim"|"ar-prefix" the autoregressive baselines through the same server
 ---@field maxSpanTokens? integer longest completion, in tokens (default 64)
 ---@field languages? table<string, boolean> per-language enable, e.g. { go = false }
 ---@field debounceMs? integer   server-side wait before the model starts (default 30)
