@@ -111,13 +111,8 @@ class Engine:
         rows = [self._prepare(request, stop) for request, stop in zip(requests, stops)]
         sequence = rows[0].ids
         span_len, use_cache, refresh_every = keys.pop()
-        left = max(row.start for row in rows)
-        width = left + span_len + max(len(row.ids) - row.start - span_len for row in rows)
-        grid = [[self.special.pad] * (left - row.start) + row.ids for row in rows]
-        valid = [[False] * (left - row.start) + [True] * len(row.ids) + [False] * (width - len(g))
-                 for row, g in zip(rows, grid)]
-        ids = self.runner.tensor([g + [self.special.pad] * (width - len(g)) for g in grid])  # (B, T)
-        key_valid = None if all(all(v) for v in valid) else torch.tensor(valid, device=ids.device)  # (B, T)
+        ids, key_valid, left = self._aligned(rows, span_len)
+        width = ids.shape[1]
         cache, reuse_from, span_logits = None, 0, self.runner.span_logits
         if use_cache and self.graph_step is not None and len(rows) == 1 and width <= self.graph_step.capacity:
             span_logits = self.graph_step.span_logits  # owns its cache; no reuse across requests
@@ -159,6 +154,20 @@ class Engine:
             # and the next keystroke's request is exactly the one that wants these keys/values.
             self.contexts.keep(requests[0].cache_key, sequence, cache)
         return list(requests)
+
+    def _aligned(self, rows: list[Row], span_len: int) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+        """Rows padded so that every span starts at column `left`: ids (B, T), key_valid (B, T) bool
+        (None when nothing is padding), left."""
+        left = max(row.start for row in rows)
+        width = left + span_len + max(len(row.ids) - row.start - span_len for row in rows)
+        grid, valid = [], []
+        for row in rows:
+            before, after = left - row.start, width - (left - row.start) - len(row.ids)
+            grid.append([self.special.pad] * before + row.ids + [self.special.pad] * after)
+            valid.append([False] * before + [True] * len(row.ids) + [False] * after)
+        ids = self.runner.tensor(grid)  # (B, T)
+        key_valid = None if all(all(v) for v in valid) else torch.tensor(valid, device=ids.device)  # (B, T)
+        return ids, key_valid, left
 
     def forget(self, cache_key: str) -> None:
         """Drop a document's stored context (the document was closed)."""
