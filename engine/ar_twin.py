@@ -20,30 +20,18 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import torch
 
 from engine.config import EngineConfig
-from engine.engine import Cancelled
+from engine.engine import Cancelled, fit_context, newline_first_mask
 from engine.fim import FimTokens, fim_tokens, psm_ids
 from engine.kv_cache import KVCache
-from engine.layout import Layout, completion, heal
+from engine.layout import Layout, completion
 from engine.loader import load_model_dir
-from engine.params import DenoiseParams
+from engine.params import COMPLETERS, DenoiseParams
 from engine.request import RequestStatus, SpanRequest
-
-
-@contextmanager
-def stage(request: SpanRequest, name: str) -> Iterator[None]:
-    """Add the block's wall time to request.timings_ms[name], as the diffusion Engine records its stages."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        elapsed = (time.perf_counter() - started) * 1000
-        request.timings_ms[name] = request.timings_ms.get(name, 0.0) + elapsed
 
 
 class AREngine:
@@ -73,10 +61,7 @@ class AREngine:
 
     @functools.cached_property
     def newline_first(self) -> torch.Tensor:
-        """(V,) bool: tokens whose text starts with a newline."""
-        starts = [self.tokenizer.decode([i]).startswith(("\n", "\r\n"))
-                  for i in range(self.loaded.args.vocab_size)]
-        return torch.tensor(starts, device=self.device)
+        return newline_first_mask(self.tokenizer, self.loaded.args.vocab_size, self.device)
 
     def infill(self, prefix: str, suffix: str, params: DenoiseParams | None = None) -> SpanRequest:
         return self.generate(SpanRequest(prefix, suffix, params or DenoiseParams()))
@@ -97,14 +82,8 @@ class AREngine:
 
     def prompt_ids(self, request: SpanRequest) -> tuple[Layout, list[int]]:
         """Heal the line breaks, truncate as the diffusion Engine does, lay out the prompt."""
-        layout = heal(request.prefix, request.suffix)
-        budget = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - 4
-        if self.fim is not None:
-            suffix_budget = min(self.config.max_suffix_tokens, budget // 4)
-            request.suffix_ids = self.tokenizer.encode(layout.suffix)[:suffix_budget]
-        prefix_budget = min(self.config.max_prefix_tokens, budget - len(request.suffix_ids))
-        prefix_ids = self.tokenizer.encode(layout.prefix)
-        request.prefix_ids = prefix_ids[max(0, len(prefix_ids) - prefix_budget) :]
+        room = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - 4
+        layout = fit_context(request, self.tokenizer, self.config, room, suffix=self.fim is not None)
         if self.fim is not None:
             return layout, psm_ids(self.fim, request.prefix_ids, request.suffix_ids)
         return layout, request.prefix_ids or [self.document_start]
@@ -118,7 +97,7 @@ class AREngine:
         """
         params = request.params
         request.status = RequestStatus.RUNNING
-        with stage(request, "tokenize"):
+        with request.stage("tokenize"):
             layout, prompt = self.prompt_ids(request)
         limit = min(params.span_tokens, self.config.max_span_tokens)
         cache = KVCache(self.loaded.args, 1, len(prompt) + limit, self.device, self.config.torch_dtype)
@@ -129,7 +108,7 @@ class AREngine:
                 request.status = RequestStatus.CANCELLED
                 raise Cancelled(request.request_id)
             started = time.perf_counter()
-            with stage(request, "prefill" if position == 0 else "decode"):
+            with request.stage("prefill" if position == 0 else "decode"):
                 piece = prompt if position == 0 else out[-1:]
                 ids = torch.tensor([piece], dtype=torch.long, device=self.device)  # (1, L)
                 logits = self.model(ids, causal=True, cache=cache, start=position,
@@ -145,7 +124,7 @@ class AREngine:
             out.append(token)
             if params.mode == "single" and "\n" in self.body(out, layout):
                 break
-        with stage(request, "detokenize"):
+        with request.stage("detokenize"):
             request.span_ids = out
             request.num_masked = 0
             request.text = completion(self.tokenizer.decode(out), layout, params.mode)
@@ -173,8 +152,6 @@ class AREngine:
             return text[len(layout.lead) :]
         return text.removeprefix("\n") if layout.lead else text
 
-
-COMPLETERS = ("diffusion", "ar-fim", "ar-prefix")
 
 
 def build_engine(config: EngineConfig, completer: str = "diffusion"):

@@ -32,18 +32,6 @@ class Cancelled(Exception):
     """The request was cancelled between denoising steps."""
 
 
-class _Stage:
-    def __init__(self, request: SpanRequest, name: str) -> None:
-        self.request, self.name = request, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        elapsed = (time.perf_counter() - self.start) * 1000
-        self.request.timings_ms[self.name] = self.request.timings_ms.get(self.name, 0.0) + elapsed
-
-
 @dataclass
 class Row:
     """One request inside a denoising run."""
@@ -176,7 +164,7 @@ class Engine:
     def _prepare(self, request: SpanRequest, should_stop: StopCheck | None) -> Row:
         request.status = RequestStatus.RUNNING
         params = request.params
-        with _Stage(request, "tokenize"):
+        with request.stage("tokenize"):
             layout = self._tokenize(request)
         span_len = min(params.span_tokens, self.config.max_span_tokens)
         ids, start = self._sequence(request, span_len)
@@ -229,7 +217,7 @@ class Engine:
             if row.request.status is RequestStatus.CANCELLED:
                 continue
             request = row.request
-            with _Stage(request, "detokenize"):
+            with request.stage("detokenize"):
                 request.span_ids = row.state.span[0].tolist()
                 text = self.tokenizer.decode(request.span_ids)
                 request.text = completion(text, row.layout, request.params.mode)
@@ -237,19 +225,29 @@ class Engine:
 
     @functools.cached_property
     def newline_first(self) -> torch.Tensor:
-        """(V,) bool: tokens whose text starts with a newline."""
-        starts = [self.tokenizer.decode([i]).startswith(("\n", "\r\n"))
-                  for i in range(self.runner.loaded.args.vocab_size)]
-        return torch.tensor(starts, device=self.runner.device)
+        return newline_first_mask(self.tokenizer, self.runner.loaded.args.vocab_size, self.runner.device)
 
     def _tokenize(self, request: SpanRequest) -> Layout:
-        layout = heal(request.prefix, request.suffix)
         prompt = self.runner.loaded.prompt
         framing = len(prompt.head) + len(prompt.tail) if prompt is not None else 1
-        budget = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - framing
-        suffix_budget = min(self.config.max_suffix_tokens, budget // 4)
-        request.suffix_ids = self.tokenizer.encode(layout.suffix)[:suffix_budget]
-        prefix_budget = min(self.config.max_prefix_tokens, budget - len(request.suffix_ids))
-        prefix_ids = self.tokenizer.encode(layout.prefix)
-        request.prefix_ids = prefix_ids[max(0, len(prefix_ids) - prefix_budget) :]
-        return layout
+        room = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - framing
+        return fit_context(request, self.tokenizer, self.config, room)
+
+
+def newline_first_mask(tokenizer, vocab_size: int, device: torch.device) -> torch.Tensor:
+    """(V,) bool: tokens whose text starts with a newline."""
+    texts = tokenizer.token_texts(vocab_size)
+    return torch.tensor([t.startswith(("\n", "\r\n")) for t in texts], device=device)
+
+
+def fit_context(request: SpanRequest, tokenizer, config: EngineConfig, room: int, suffix: bool = True) -> Layout:
+    """Heal the line breaks (engine/layout.py) and cut request's prefix/suffix ids to `room` positions:
+    the suffix gets at most a quarter and max_suffix_tokens, the prefix the rest up to max_prefix_tokens
+    (its end kept). suffix=False leaves the suffix out (a prefix-only model)."""
+    layout = heal(request.prefix, request.suffix)
+    if suffix:
+        request.suffix_ids = tokenizer.encode(layout.suffix)[: min(config.max_suffix_tokens, room // 4)]
+    prefix_budget = min(config.max_prefix_tokens, room - len(request.suffix_ids))
+    prefix_ids = tokenizer.encode(layout.prefix)
+    request.prefix_ids = prefix_ids[max(0, len(prefix_ids) - prefix_budget) :]
+    return layout

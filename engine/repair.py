@@ -228,9 +228,8 @@ def unfit_in_line(engine) -> torch.Tensor:
     """(N,) ids a mid-line fill never uses: special tokens, and tokens that break the line or are only
     whitespace (a run is trimmed of its whitespace, so a blank fill would delete it). Once per engine."""
     if engine not in _UNFIT:
-        decode = engine.tokenizer.decode
-        unfit = [i for i in range(engine.runner.loaded.args.vocab_size)
-                 if "\n" in (text := decode([i])) or "\r" in text or not text.strip()]
+        texts = engine.tokenizer.token_texts(engine.runner.loaded.args.vocab_size)
+        unfit = [i for i, text in enumerate(texts) if "\n" in text or "\r" in text or not text.strip()]
         _UNFIT[engine] = torch.tensor(unfit, dtype=torch.long, device=engine.runner.device)
     return _UNFIT[engine]
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 import itertools
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from engine.params import DenoiseParams
@@ -37,6 +40,15 @@ class SpanRequest:
     # the same document (across keystrokes). None: nothing is kept or reused.
     cache_key: str | None = None
     reused_tokens: int = 0  # context positions whose keys/values came from the previous request
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the block's wall time to timings_ms[name]."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_ms[name] = self.timings_ms.get(name, 0.0) + (time.perf_counter() - started) * 1000
 
     @property
     def latency_ms(self) -> float:

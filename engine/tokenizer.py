@@ -47,6 +47,7 @@ class Tokenizer:
     def __init__(self, hf: tokenizers.Tokenizer, special: SpecialTokens) -> None:
         self.hf = hf
         self.special = special
+        self._token_texts: tuple[str, ...] = ()
         # Treat special-token strings in user text as text (supported by tokenizers >= 0.15).
         if hasattr(self.hf, "encode_special_tokens"):
             self.hf.encode_special_tokens = True
@@ -73,6 +74,12 @@ class Tokenizer:
         """Text of content ids; special ids (pad, mask, ...) are dropped."""
         keep = [i for i in ids if i not in self.special.ids]
         return self.hf.decode(keep, skip_special_tokens=False)
+
+    def token_texts(self, count: int) -> tuple[str, ...]:
+        """decode([i]) for i < count (a model's vocabulary may be padded past the tokenizer's), once."""
+        if len(self._token_texts) < count:
+            self._token_texts = tuple(self.decode([i]) for i in range(count))
+        return self._token_texts[:count]
 
     def token_to_id(self, token: str) -> int | None:
         return self.hf.token_to_id(token)

@@ -123,8 +123,7 @@ def probability(text: str) -> float:
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    from engine.params import STRATEGIES  # torch-free
-    from lsp_server.settings import COMPLETERS  # torch-free
+    from engine.params import COMPLETERS, STRATEGIES  # torch-free
 
     p.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")

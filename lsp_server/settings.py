@@ -14,15 +14,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.params import COMPLETERS, STRATEGIES  # torch-free
+
 log = logging.getLogger("stipple.settings")
 
 SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "typescriptreact",
                        "rust", "go")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 RELOAD_FIELDS = ("model", "device", "threads", "completer")  # changing one of these reloads the engine
-# How completions are generated (engine/ar_twin.py's build_engine, which keeps the same list).
-COMPLETERS = ("diffusion", "ar-fim", "ar-prefix")
-STRATEGIES = ("confidence", "margin", "entropy", "threshold")  # engine.params.STRATEGIES (torch-free here)
+
 
 
 def _default_threads() -> int | None:

@@ -10,7 +10,8 @@ import shutil
 import pytest
 import torch
 
-from engine.ar_twin import COMPLETERS, AREngine, build_engine
+from engine.ar_twin import AREngine, build_engine
+from engine.params import COMPLETERS
 from engine.config import EngineConfig
 from engine.engine import Cancelled
 from engine.fim import SMOLLM2_FIM_TOKENS, fim_tokens
@@ -138,10 +139,11 @@ def test_a_model_without_sentinels_is_refused(twin):
         build_engine(twin.config, "ar-suffix")
 
 
-def test_completer_names_agree_with_the_server_settings():
-    from lsp_server.settings import COMPLETERS as SETTINGS_COMPLETERS, Settings
+def test_the_server_setting_takes_every_completer():
+    from lsp_server.settings import Settings
 
-    assert SETTINGS_COMPLETERS == COMPLETERS
+    for name in COMPLETERS:
+        assert Settings().updated({"completer": name})[1] == []
     settings, problems = Settings().updated({"completer": "ar-fim"})
     assert problems == [] and settings.needs_reload(Settings())
     assert Settings().updated({"completer": "gpt"})[1]

@@ -58,10 +58,6 @@ def test_lsp_server_does_not_import_torch():
 
 
 def test_sampler_settings():
-    from lsp_server.settings import STRATEGIES as SERVER_STRATEGIES
-    from engine.params import STRATEGIES
-
-    assert SERVER_STRATEGIES == STRATEGIES
     new, problems = Settings().updated({"strategy": "threshold", "threshold": 0.7, "reuseContext": False})
     assert (new.strategy, new.threshold, new.reuse_context, problems) == ("threshold", 0.7, False, [])
     new, problems = Settings().updated({"strategy": "fastest", "threshold": 1.5, "reuseContext": "yes"})
