@@ -167,7 +167,7 @@ class Engine:
         with request.stage("tokenize"):
             layout = self._tokenize(request)
         span_len = min(params.span_tokens, self.config.max_span_tokens)
-        ids, start = self._sequence(request, span_len)
+        ids, start = self.sequence(request.prefix_ids, span_len, request.suffix_ids)
         span = self.runner.tensor(ids[start : start + span_len])  # (1, L)
         state = strategies.initial_state(span, params)
         request.num_masked = state.num_masked
@@ -177,14 +177,14 @@ class Engine:
         generator = torch.Generator(device=self.runner.device).manual_seed(params.seed)
         return Row(request, layout, ids, start, state, generator, banned, should_stop)
 
-    def _sequence(self, request: SpanRequest, span_len: int) -> tuple[list[int], int]:
+    def sequence(self, prefix_ids: list[int], span_len: int, suffix_ids: list[int]) -> tuple[list[int], int]:
         """The ids the model sees, in its family's framing (engine/models/prompt.py), and the span's
         first index: `[bos] prefix [mask] * span_len suffix` for stipple's own models."""
         prompt = self.runner.loaded.prompt
         if prompt is not None:
-            return prompt.build(request.prefix_ids, span_len, self.special.mask, request.suffix_ids)
+            return prompt.build(prefix_ids, span_len, self.special.mask, suffix_ids)
         head = [self.special.bos] if self.special.bos is not None else []
-        return head + request.prefix_ids + [self.special.mask] * span_len + request.suffix_ids, len(head)
+        return head + prefix_ids + [self.special.mask] * span_len + suffix_ids, len(head) + len(prefix_ids)
 
     def _context_cache(self, rows: list[Row], width: int):
         """A fresh cache for the run; for a single request of a known document, the positions its

@@ -239,11 +239,9 @@ def fill_in_line(engine, prefix: str, suffix: str, length: int, should_stop: Cal
     """Exactly `length` tokens between prefix and suffix, none of them unfit_in_line (a run inside one
     line stays on it), committed one per step, most confident first (LLaDA's
     low-confidence remasking, Nie et al. 2025, Alg. 1, with k = 1)."""
-    runner, special = engine.runner, engine.special
-    head = [special.bos] if special.bos is not None else []
-    prefix_ids, suffix_ids = engine.tokenizer.encode(prefix), engine.tokenizer.encode(suffix)
-    start = len(head) + len(prefix_ids)
-    ids = runner.tensor(head + prefix_ids + [special.mask] * length + suffix_ids)  # (1, T)
+    runner = engine.runner
+    sequence, start = engine.sequence(engine.tokenizer.encode(prefix), length, engine.tokenizer.encode(suffix))
+    ids = runner.tensor(sequence)  # (1, T)
     banned = unfit_in_line(engine)
     masked = torch.ones(length, dtype=torch.bool, device=ids.device)  # (L,)
     cache = runner.new_cache(ids.shape[1])  # context computed at the first step only (Fast-dLLM)

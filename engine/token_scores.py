@@ -68,9 +68,9 @@ def token_probs(engine, ids: list[int], positions: list[int], groups: int | None
     Returns three (n,) tensors: probability of the original token, best allowed token, its probability.
     """
     runner, special = engine.runner, engine.special
-    head = [special.bos] if special.bos is not None else []
-    row = runner.tensor(head + ids)  # (1, T)
-    slots = torch.tensor(positions, device=row.device) + len(head)  # (n,)
+    sequence, end = engine.sequence(ids, 0, [])  # the family's framing around the text
+    row = runner.tensor(sequence)  # (1, T)
+    slots = torch.tensor(positions, device=row.device) + end - len(ids)  # (n,)
     n, shift = len(positions), int(runner.loaded.args.shift_logits)
     first, last = int(slots.min()) - shift, int(slots.max()) - shift + 1  # raw logit rows that score them
     num_rows = min(groups or n, n)
