@@ -5,8 +5,9 @@
 
 `run` calls `stipple eval humaneval-infill` once per split and configuration: the autoregressive FIM
 twin, the untouched base from the prefix only, and the diffusion model at K = 4, 8, 16, 32 and with
-threshold decoding. All read the same tasks (one split, one stride); a report already written is
-kept, so an interrupted run resumes. `table` turns the reports into markdown, one table per device
+threshold decoding; `--reference MODEL` adds another diffusion model at K = 32 (say, an adapter
+trained longer than the twin). All read the same tasks (one split, one stride); a report already
+written is kept, so an interrupted run resumes. `table` turns the reports into markdown, one table per device
 and split, with each row's latency as a multiple of the twin's; it refuses reports whose task sets
 differ, so a table never compares different tasks.
 """
@@ -25,13 +26,16 @@ COLUMNS = ("model", "completer", "decoding", "tasks", "pass@1 non-blank", "p50 m
            "p50 ÷ twin", "p95 ÷ twin")
 
 
-def configurations(twin: str, base: str, diffusion: str, threshold: float) -> list[tuple[str, list[str]]]:
+def configurations(twin: str, base: str, diffusion: str, threshold: float,
+                   reference: str | None = None) -> list[tuple[str, list[str]]]:
     """(name, stipple eval arguments) for every model and decoding setting, in table order."""
     configs = [("ar-fim", ["--completer", "ar-fim", "--model", twin]),
                ("ar-prefix", ["--completer", "ar-prefix", "--model", base])]
     configs += [(f"diffusion-k{k}", ["--model", diffusion, "--steps", str(k)]) for k in STEPS]
     configs.append(("diffusion-threshold", ["--model", diffusion, "--steps", str(max(STEPS)), "--strategy",
                                             "threshold", "--threshold", str(threshold)]))
+    if reference:
+        configs.append((f"reference-k{max(STEPS)}", ["--model", reference, "--steps", str(max(STEPS))]))
     return configs
 
 
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     strides = {"single-line": args.stride_single, "multi-line": args.stride_multi}
     failed = []
     for split in args.splits:
-        for name, extra in configurations(args.twin, args.base, args.diffusion, args.threshold):
+        for name, extra in configurations(args.twin, args.base, args.diffusion, args.threshold, args.reference):
             report = args.out / f"{split}-{name}.json"
             if report.exists() and not args.force:
                 continue
@@ -81,7 +85,12 @@ def decoding(report: dict) -> str:
 def order(report: dict) -> tuple:
     completer = report.get("completer", "diffusion")
     rank = {"ar-fim": 0, "ar-prefix": 1}.get(completer, 2)
-    return rank, report.get("strategy") == "threshold", report.get("steps") or 0
+    return rank, model_label(report), report.get("strategy") == "threshold", report.get("steps") or 0
+
+
+def model_label(report: dict) -> str:
+    """The model's name: a cached model directory's name without its adapter hash."""
+    return re.sub(r"-[0-9a-f]{16}$", "", Path(str(report.get("model", "?"))).name)
 
 
 def table(reports: list[dict]) -> str:
@@ -112,8 +121,7 @@ def row(report: dict, twin: dict | None) -> list[str]:
     def ms(key: str) -> str:
         return "–" if report.get(key) is None else f"{report[key]:.0f}"
 
-    model = re.sub(r"-[0-9a-f]{16}$", "", Path(str(report.get("model", "?"))).name)
-    return [model, report.get("completer", "diffusion"), decoding(report), str(report.get("n_tasks")),
+    return [model_label(report), report.get("completer", "diffusion"), decoding(report), str(report.get("n_tasks")),
             f"{100 * report['pass_at_1_nonblank']:.1f}%", ms("p50_latency_ms"), ms("p95_latency_ms"),
             ratio("p50_latency_ms"), ratio("p95_latency_ms")]
 
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--twin", default="smollm2-ar-fim")
     p.add_argument("--base", default="smollm2-base")
     p.add_argument("--diffusion", default="smollm2-dllm")
+    p.add_argument("--reference", default=None, help="another diffusion model, evaluated at K = 32 only")
     p.add_argument("--threshold", type=float, default=0.9)
     p.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     p.add_argument("--stride-single", type=int, default=9, help="every 9th of 1033 tasks: 115")

@@ -79,3 +79,17 @@ def test_run_evaluates_every_configuration_with_the_same_tasks_and_resumes(tmp_p
     assert [c[c.index("--steps") + 1] for c in calls[2:]] == ["4", "8", "16", "32", "32"]
     assert "threshold" in calls[-1]
     assert avd.main(argv) == 0 and len(calls) == 7  # reports already written are kept
+
+
+def test_a_reference_model_runs_at_k32_and_gets_its_own_rows(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("lsp_server.cli.main", lambda argv: calls.append(argv) or 1)
+    argv = ["run", "--out", str(tmp_path), "--splits", "multi-line", "--reference", "smollm2-dllm"]
+    assert avd.main(argv) == 1  # every evaluation failed: the run says so
+    assert calls[-1][-4:] == ["--model", "smollm2-dllm", "--steps", "32"]
+    assert calls[0][4:6] == ["--stride", "60"]
+    text = avd.table([report("diffusion", 300.0, 400.0, 0.1, steps=32, model="/m/smollm2-dllm-0123456789abcdef"),
+                      report("diffusion", 300.0, 400.0, 0.0, steps=32, model="/m/smollm2-dllm-041m-0123456789abcdef"),
+                      report("diffusion", 100.0, 150.0, 0.0, steps=8, model="/m/smollm2-dllm-041m-0123456789abcdef")])
+    models = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| smollm2")]
+    assert models == ["smollm2-dllm", "smollm2-dllm-041m", "smollm2-dllm-041m"]
