@@ -36,13 +36,15 @@ def test_smoke_run_writes_adapter_record_and_manifest(smoke_run):
 
 def test_adapter_merges_once_into_the_cache(smoke_run, monkeypatch):
     from engine.adapter import load_adapter
-    from engine.default_model import build_adapted
+    from engine.default_model import build_adapted, resolve_model
     from engine.loader import load_model_dir
 
     monkeypatch.setenv("STIPPLE_CACHE_DIR", str(smoke_run / "cache"))
     adapter_dir = smoke_run / "out" / "adapter"
     built = build_adapted(adapter_dir, "smoke")
     assert build_adapted(adapter_dir, "smoke") == built  # second call reuses the cache
+    by_folder = resolve_model(smoke_run / "out")  # an adapter folder, as adapt_default writes it
+    assert by_folder.name.startswith("out-") and (by_folder / "model.safetensors").is_file()
     loaded = load_model_dir(built)
     config, state = load_adapter(adapter_dir)
     mask = loaded.tokenizer.special.mask
