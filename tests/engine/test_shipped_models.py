@@ -34,18 +34,36 @@ def test_tiny_corpus_manifest_excludes_the_benchmark():
                    for f in manifest["files"])
 
 
-ADAPTER_DIR = ASSETS / "smollm2-dllm" / "adapter"
+# (name, the embedding rows its adapter trains): mask and pad for the diffusion adapter (SmolLM2's
+# <jupyter_script> and <empty_output>), the three FIM sentinels for the twin (<jupyter_start>,
+# <jupyter_text>, <jupyter_code>): control tokens the base never trained.
+ADAPTERS = [("smollm2-dllm", [15, 16]), ("smollm2-ar-fim", [11, 12, 13])]
 
 
-@pytest.mark.skipif(not (ADAPTER_DIR / "adapter_config.json").is_file(), reason="no adapter shipped")
-def test_shipped_adapter_is_small_and_matches_the_base_vocabulary():
+@pytest.mark.parametrize("name, row_ids", ADAPTERS)
+def test_shipped_adapter_is_small_and_matches_the_base_vocabulary(name, row_ids):
     from engine.adapter import load_adapter
 
-    config, state = load_adapter(ADAPTER_DIR)
-    size = sum(f.stat().st_size for f in ADAPTER_DIR.glob("adapter-*.safetensors"))
+    adapter_dir = ASSETS / name / "adapter"
+    if not (adapter_dir / "adapter_config.json").is_file():
+        pytest.skip(f"no {name} adapter shipped")
+    config, state = load_adapter(adapter_dir)
+    size = sum(f.stat().st_size for f in adapter_dir.glob("adapter-*.safetensors"))
     assert size <= 30 * 2**20
-    assert all(f.stat().st_size <= 16 * 2**20 for f in ADAPTER_DIR.glob("adapter-*.safetensors"))
-    assert config["row_ids"] == [15, 16]  # SmolLM2's <jupyter_script> (mask) and <empty_output> (pad)
-    assert state["embed_rows"].shape == (2, 576)
+    assert all(f.stat().st_size <= 16 * 2**20 for f in adapter_dir.glob("adapter-*.safetensors"))
+    assert config["row_ids"] == row_ids
+    assert state["embed_rows"].shape == (len(row_ids), 576)
     lora = [k for k in state if k.endswith(".lora_A")]
     assert len(lora) == 30 * 7 and all(state[k].shape[0] == config["rank"] for k in lora)
+
+
+def test_the_twin_had_the_diffusion_adapters_data_and_steps():
+    twin, diffusion = ASSETS / "smollm2-ar-fim", ASSETS / "smollm2-dllm"
+    if not (twin / "training_record.json").is_file():
+        pytest.skip("no twin shipped")
+    records = [json.loads((d / "training_record.json").read_text()) for d in (twin, diffusion)]
+    assert records[0]["steps"] == records[1]["steps"]
+    assert records[0]["config"]["seq_len"] == records[1]["config"]["seq_len"]
+    assert records[0]["config"]["batch_size"] == records[1]["config"]["batch_size"]
+    manifests = [gzip.decompress((d / "corpus_manifest.json.gz").read_bytes()) for d in (twin, diffusion)]
+    assert manifests[0] == manifests[1]
