@@ -207,10 +207,12 @@ def train(config: TrainConfig) -> dict:
 
     def save_checkpoint() -> None:
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = ckpt_path.with_suffix(".partial")  # a run killed while saving keeps the last checkpoint
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "rng": rng.getstate(), "generator": generator.get_state(), "step": step,
                     "tokens_seen": tokens_seen, "losses": losses,
-                    "elapsed_s": elapsed_before + time.monotonic() - started}, ckpt_path)
+                    "elapsed_s": elapsed_before + time.monotonic() - started}, partial)
+        partial.replace(ckpt_path)
 
     while step < config.max_steps:
         progress = progress_of(config, step, elapsed_before + time.monotonic() - started)
