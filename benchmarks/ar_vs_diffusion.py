@@ -99,7 +99,8 @@ def table(reports: list[dict]) -> str:
     for report in reports:
         groups.setdefault((device_label(report), str(report.get("split"))), []).append(report)
     blocks = []
-    for (device, split), group in sorted(groups.items()):
+    for device, split in sorted(groups, key=lambda key: (key[0], split_rank(key[1]))):
+        group = groups[(device, split)]
         task_sets = {tuple(r["task_id"] for r in report["results"]) for report in group}
         if len(task_sets) != 1:
             raise ValueError(f"{split} on {device}: the reports cover different tasks; rerun them together")
@@ -110,6 +111,10 @@ def table(reports: list[dict]) -> str:
             lines.append("| " + " | ".join(row(report, twin)) + " |")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def split_rank(split: str) -> int:
+    return SPLITS.index(split) if split in SPLITS else len(SPLITS)
 
 
 def row(report: dict, twin: dict | None) -> list[str]:
