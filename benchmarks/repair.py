@@ -20,6 +20,7 @@ import json
 import keyword
 import random
 import re
+import sys
 import time
 import tokenize
 from dataclasses import dataclass
@@ -190,7 +191,7 @@ def run(engine, cases: list[Case], params, progress: bool = True, on_row=None) -
         if on_row is not None:
             on_row(rows)
         if progress and n % 10 == 0:
-            print(f"  {n}/{len(cases)}", flush=True, file=__import__("sys").stderr)
+            print(f"  {n}/{len(cases)}", flush=True, file=sys.stderr)
     return rows
 
 

@@ -61,7 +61,7 @@ def run_config(engine, tasks: list[dict], config: dict, mode: str, seed: int) ->
     rows = []
     for task in tasks:
         prompt, suffix = task["prompt"], task["suffix"]
-        reused, earlier_ms = 0, None
+        earlier_ms = None
         if config["kind"] == "keystroke":
             cut = rng.randint(1, 6)  # the characters typed since the previous request
             started = time.perf_counter()
@@ -71,11 +71,10 @@ def run_config(engine, tasks: list[dict], config: dict, mode: str, seed: int) ->
         key = task["task_id"] if config["kind"] == "keystroke" else None
         result = engine.generate(SpanRequest(prompt, suffix, params, cache_key=key))
         latency = (time.perf_counter() - started) * 1000
-        reused = result.reused_tokens
         engine.forget(task["task_id"])
         rows.append({"task_id": task["task_id"], "completion": result.text, "steps": result.steps_done,
                      "latency_ms": round(latency, 2), "prefill_ms": round(result.timings_ms.get("prefill", 0.0), 2),
-                     "reused_tokens": reused, "earlier_ms": earlier_ms})
+                     "reused_tokens": result.reused_tokens, "earlier_ms": earlier_ms})
     return rows
 
 

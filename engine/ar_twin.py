@@ -153,7 +153,6 @@ class AREngine:
         return text.removeprefix("\n") if layout.lead else text
 
 
-
 def build_engine(config: EngineConfig, completer: str = "diffusion"):
     """The engine behind a completer name: the diffusion Engine, the FIM twin, or the prefix-only base."""
     if completer not in COMPLETERS:

@@ -45,10 +45,10 @@ class RepairParams:
     slack: int = 1
     """Fills of the run's token count plus and minus this many slots are tried (an insertion point: 1 to slack)."""
     merge_gap: int = 1
+    """Suspect tokens with at most this many tokens between them are re-masked as one run."""
     max_runs: int = 2
     """Re-decide at most this many runs, the least likely first: a repair is for a slip or two, and a
     model that doubts half the selection should not rewrite half of it."""
-    """Suspect tokens with at most this many tokens between them are re-masked as one run."""
     verify: bool = True
     """Score each fill in place and keep it only if it beats the run it replaces (by `margin`)."""
     margin: float = 0.5

@@ -6,7 +6,7 @@ import enum
 import itertools
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from engine.params import DenoiseParams
@@ -19,6 +19,16 @@ class RequestStatus(enum.Enum):
     RUNNING = "running"
     FINISHED = "finished"
     CANCELLED = "cancelled"
+
+
+@contextmanager
+def timed(totals: dict[str, float], name: str) -> Iterator[None]:
+    """Add the block's wall time in ms to totals[name] (a request's stages, a server span's)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        totals[name] = totals.get(name, 0.0) + (time.perf_counter() - started) * 1000
 
 
 @dataclass
@@ -41,14 +51,9 @@ class SpanRequest:
     cache_key: str | None = None
     reused_tokens: int = 0  # context positions whose keys/values came from the previous request
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str) -> AbstractContextManager[None]:
         """Add the block's wall time to timings_ms[name]."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings_ms[name] = self.timings_ms.get(name, 0.0) + (time.perf_counter() - started) * 1000
+        return timed(self.timings_ms, name)
 
     @property
     def latency_ms(self) -> float:

@@ -179,15 +179,10 @@ def workspace_edit(ls, sel: Selection, edits: list, label: str) -> types.Workspa
     return types.WorkspaceEdit(changes={doc.uri: [types.TextEdit(r, e.text) for r, e in zip(ranges, edits)]})
 
 
-def new_text(sel: Selection, edits: list) -> str:
-    text = sel.text
-    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
-        text = text[: edit.start] + edit.text + text[edit.end :]
-    return text
-
-
 async def execute(ls, command: str, raw_args: tuple) -> dict:
     """A command: compute, apply with workspace/applyEdit, and say what happened (never raises)."""
+    from engine.repair import apply_edits  # loaded with the model already
+
     try:
         args = parse_args(command, raw_args)
         sel, alternatives = await propose(ls, command, args)
@@ -198,8 +193,8 @@ async def execute(ls, command: str, raw_args: tuple) -> dict:
         response = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
             edit=workspace_edit(ls, sel, chosen, label), label=label))
         log.info("%s %s: %d edit(s), applied=%s", command, args.uri, len(chosen), response.applied)
-        return {"applied": bool(response.applied), "edits": len(chosen), "text": new_text(sel, chosen),
-                "alternatives": [new_text(sel, a) for a in alternatives],
+        return {"applied": bool(response.applied), "edits": len(chosen), "text": apply_edits(sel.text, chosen),
+                "alternatives": [apply_edits(sel.text, a) for a in alternatives],
                 "message": response.failure_reason}
     except EditError as exc:
         return note(ls, str(exc), types.MessageType.Warning)

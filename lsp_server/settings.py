@@ -24,7 +24,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 RELOAD_FIELDS = ("model", "device", "threads", "completer")  # changing one of these reloads the engine
 
 
-
 def _default_threads() -> int | None:
     value = os.environ.get("STIPPLE_THREADS")
     return int(value) if value and value.isdigit() and int(value) > 0 else None

@@ -25,9 +25,11 @@ sequence and fills the context cache; denoise = the remaining steps; postprocess
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
+
+from engine.request import timed
 
 METHOD = "stipple/spans"
 
@@ -70,13 +72,8 @@ class RequestSpans:
     """Requests that shared the forward passes (0: the engine never ran)."""
     started: float = field(default_factory=time.perf_counter)
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(name, (time.perf_counter() - start) * 1000)
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return timed(self.stages_ms, name)
 
     def add(self, name: str, ms: float) -> None:
         self.stages_ms[name] = self.stages_ms.get(name, 0.0) + ms
