@@ -8,13 +8,24 @@ from pathlib import Path
 import torch
 
 from engine.default_model import resolve_model
+from engine.params import DTYPES
+
+
+def cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), about 4x its fp32 rate here."""
+    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def default_dtype(device: str) -> str:
+    """bf16 on GPUs and on CPUs with native bf16 (smollm2-dllm, K = 32, 2 cores: 3.3 s -> 1.3 s); else fp32."""
+    return "bfloat16" if device.startswith("cuda") or (device == "cpu" and cpu_bf16()) else "float32"
 
 
 @dataclass
 class EngineConfig:
     model_dir: Path | str | None = None  # a directory, or a shipped model's name; None: the default
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
-    dtype: str = "auto"  # "auto" (bf16 on GPU, fp32 on CPU) | "float32" | "bfloat16" | "float16"
+    dtype: str = "auto"  # "auto" (default_dtype) | "float32" | "bfloat16" | "float16"
     max_prefix_tokens: int = 384
     max_suffix_tokens: int = 128
     max_span_tokens: int = 256
@@ -30,9 +41,9 @@ class EngineConfig:
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} requested but CUDA is not available")
         if self.dtype == "auto":
-            self.dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
-        if self.dtype not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
+            self.dtype = default_dtype(self.device)
+        if self.dtype not in DTYPES[1:]:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         for name in ("max_prefix_tokens", "max_suffix_tokens", "max_span_tokens", "reuse_documents",
                      "min_reused_tokens"):
             if getattr(self, name) < 0:

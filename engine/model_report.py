@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from engine.config import default_dtype
 from engine.checkpoint import Checkpoint, ModelDirError
 from engine.loader import match_tensors, read_model_dir
 from engine.memory import GiB, available_bytes, bytes_needed
@@ -20,10 +21,10 @@ TORCH_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
 def default_placement(device: str = "auto") -> tuple[str, torch.dtype]:
-    """The device and dtype a plain `stipple serve` would use (bf16 on GPU, fp32 on CPU)."""
+    """The device and dtype a plain `stipple serve` would use (engine.config.default_dtype)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return device, torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return device, getattr(torch, default_dtype(device))
 
 
 def describe(path: Path, device: str = "auto") -> dict[str, Any]:

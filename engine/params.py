@@ -11,6 +11,7 @@ MODES = ("single", "multi")
 # How completions are generated: the masked-diffusion Engine, or an autoregressive model through the
 # same interface (engine/ar_twin.py): the FIM twin, or a next-token model from the prefix only.
 COMPLETERS = ("diffusion", "ar-fim", "ar-prefix")
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # EngineConfig.dtype
 DEFAULT_SPAN_TOKENS = {"single": 32, "multi": 96}
 REMASK_DEFAULT_FRACTION = 4  # remask=True: at most span_tokens // 4 take-backs per request
 

@@ -1,4 +1,4 @@
-"""The training loop: CPU or CUDA (bf16 autocast), progress bar, checkpoints, resume, seeded.
+"""The training loop: CPU or CUDA (bf16 autocast where the hardware has it), progress bar, checkpoints, resume, seeded.
 
 Trains from scratch (a ModelArgs preset plus a tokenizer file) or continues from a model directory.
 """
@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from engine.adapter import apply_lora, merged_state, save_adapter
+from engine.config import cpu_bf16
 from engine.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
 from engine.loader import load_model_dir, save_model_dir
 from engine.models import ModelArgs, Transformer
@@ -70,6 +71,9 @@ class TrainConfig:
     # "diffusion": masked diffusion + padded FIM spans (objective.py). "ar-fim": the autoregressive
     # twin, causal attention, PSM fill-in-the-middle and next-token loss (ar_objective.py).
     objective: str = "diffusion"
+    # bf16 autocast; None: on CUDA and on CPUs with native bf16 (engine.config.cpu_bf16), where it
+    # halves a CPU step (SmolLM2 LoRA, 4 x 256 tokens, 2 cores: 4.8 s -> 2.2 s).
+    bf16: bool | None = None
 
     def __post_init__(self) -> None:
         self.corpus, self.out = Path(self.corpus), Path(self.out)
@@ -201,7 +205,8 @@ def train(config: TrainConfig) -> dict:
         step, tokens_seen, losses = state["step"], state["tokens_seen"], state["losses"]
         elapsed_before = state["elapsed_s"]
         log.info("resumed from %s at step %d", ckpt_path, step)
-    use_bf16 = config.device.startswith("cuda")
+    device_type = "cuda" if config.device.startswith("cuda") else "cpu"
+    use_bf16 = config.bf16 if config.bf16 is not None else device_type == "cuda" or cpu_bf16()
     started = time.monotonic()
     bar = tqdm(total=config.max_steps, initial=step, disable=not config.progress, desc="train")
 
@@ -228,7 +233,7 @@ def train(config: TrainConfig) -> dict:
         mask = objective.attention_mask(batch["valid"], causal_fraction)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, progress)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
             if twin:  # raw logits: position i scores token i + 1
                 logits = model(batch["input_ids"], attn_mask=mask)  # (B, L, V)
             else:
@@ -266,7 +271,7 @@ def train(config: TrainConfig) -> dict:
         "final_loss_mean_last_50": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
         "loss_curve_every_50": losses[::50],
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "torch": torch.__version__, "device": config.device,
+        "torch": torch.__version__, "device": config.device, "bf16_autocast": use_bf16,
     }
     (config.out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     return record

@@ -20,9 +20,10 @@ TASKS = [
 ]
 
 
+# float32 throughout: a batch must equal its rows run alone, and bf16 rounds differently per matrix shape.
 @pytest.fixture(scope="module")
 def engine(random_model_dir) -> Engine:
-    return Engine(EngineConfig(model_dir=random_model_dir))
+    return Engine(EngineConfig(model_dir=random_model_dir, dtype="float32"))
 
 
 def requests(params: DenoiseParams) -> list[SpanRequest]:
@@ -91,7 +92,7 @@ def test_partial_refresh_over_an_identical_context_equals_a_full_pass(engine: En
 
 
 def test_context_reuse_across_keystrokes(random_model_dir):
-    engine = Engine(EngineConfig(model_dir=random_model_dir, min_reused_tokens=4))
+    engine = Engine(EngineConfig(model_dir=random_model_dir, min_reused_tokens=4, dtype="float32"))
     prefix, suffix = TASKS[3]
     params = DenoiseParams(steps=4, span_tokens=8)
     first = engine.generate(SpanRequest(prefix, suffix, params, cache_key="file:///a.py"))
@@ -129,7 +130,7 @@ def test_context_store_keeps_the_most_recent_documents():
 def test_a_request_cancelled_after_its_prefill_leaves_its_context_for_the_next_keystroke(random_model_dir):
     from engine.engine import Cancelled
 
-    engine = Engine(EngineConfig(model_dir=random_model_dir, min_reused_tokens=4))
+    engine = Engine(EngineConfig(model_dir=random_model_dir, min_reused_tokens=4, dtype="float32"))
     prefix, suffix = TASKS[3]
     params = DenoiseParams(steps=6, span_tokens=8)
     calls = {"n": 0}

@@ -135,3 +135,16 @@ def test_loading_does_not_pull_in_dynamo_or_triton():
             "import torch\n"  # and a small model runs on one CPU thread (engine/runner.py)
             "assert torch.get_num_threads() == 1, torch.get_num_threads()\n")
     subprocess.run([sys.executable, "-c", code], check=True, env={"OMP_NUM_THREADS": "2", "PATH": ""})
+
+
+def test_default_dtype_is_bf16_where_the_hardware_multiplies_it(monkeypatch, random_model_dir):
+    from engine import config
+
+    assert config.default_dtype("cuda:0") == "bfloat16"
+    monkeypatch.setattr(config, "cpu_bf16", lambda: False)
+    assert config.EngineConfig(model_dir=random_model_dir, device="cpu").dtype == "float32"
+    monkeypatch.setattr(config, "cpu_bf16", lambda: True)
+    assert config.EngineConfig(model_dir=random_model_dir, device="cpu").dtype == "bfloat16"
+    assert config.EngineConfig(model_dir=random_model_dir, device="cpu", dtype="float32").dtype == "float32"
+    with pytest.raises(ValueError, match="dtype"):
+        config.EngineConfig(model_dir=random_model_dir, device="cpu", dtype="int8")

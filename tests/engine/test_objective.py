@@ -93,6 +93,15 @@ def test_training_is_deterministic_and_resumable(small_corpus, tokenizer_path, t
     assert resumed["steps"] == straight["steps"] == 10
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_training_in_bf16_autocast_or_not_learns_and_says_which(small_corpus, tokenizer_path, tmp_path, bf16):
+    record = train(micro_config(small_corpus, tokenizer_path, tmp_path / "m", 60, bf16=bf16))
+    assert record["bf16_autocast"] is bf16
+    assert record["final_loss_mean_last_50"] < record["loss_curve_every_50"][0]
+    weights = load_model_dir(tmp_path / "m").model.state_dict().values()
+    assert all(w.dtype == torch.float32 and torch.isfinite(w).all() for w in weights)
+
+
 def test_lora_adaptation_writes_adapter_and_merged_model(small_corpus, random_model_dir, tmp_path):
     config = TrainConfig(corpus=small_corpus, out=tmp_path / "ad", init_model=random_model_dir,
                          lora_rank=2, seq_len=64, batch_size=2, max_steps=4, warmup_steps=1,
