@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -19,7 +20,11 @@ def row(report: dict) -> list[str]:
         value = report.get(key)
         return "–" if value is None else f"{value:.0f}"
 
-    return [Path(str(report.get("model", "?"))).name, report.get("completer", "diffusion"),
+    # A shipped adapter is merged into ~/.cache/stipple/models/NAME-<16 hex digits of its hash>.
+    model = re.sub(r"-[0-9a-f]{16}$", "", Path(str(report.get("model", "?"))).name)
+    if report.get("dtype"):  # recorded since the CPU default became bf16 where the CPU has it
+        model += f" ({report['dtype']})"
+    return [model, report.get("completer", "diffusion"),
             str(report.get("split")), "yes" if report.get("oracle_length") else "no",
             str(report["steps"]) if report.get("completer", "diffusion") == "diffusion" and report.get("steps")
             else "–",

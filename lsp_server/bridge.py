@@ -76,7 +76,8 @@ def load_engine(settings: Settings) -> Any:
     from engine.ar_twin import build_engine
     from engine.config import EngineConfig
 
-    config = EngineConfig(model_dir=settings.model, device=settings.device, num_threads=settings.threads,
+    config = EngineConfig(model_dir=settings.model, device=settings.device, dtype=settings.dtype,
+                          num_threads=settings.threads,
                           max_prefix_tokens=settings.max_prefix_tokens,
                           max_suffix_tokens=settings.max_suffix_tokens)
     return build_engine(config, settings.completer)

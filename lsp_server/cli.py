@@ -26,7 +26,8 @@ def engine_from_args(args: argparse.Namespace):
     from engine.loader import ModelDirError
 
     try:
-        config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads)
+        config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads,
+                              dtype=getattr(args, "dtype", "auto"))
         return build_engine(config, getattr(args, "completer", "diffusion"))
     except (ModelDirError, ValueError) as exc:
         raise UsageError(f"cannot load model: {exc}") from exc
@@ -123,11 +124,13 @@ def probability(text: str) -> float:
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    from engine.params import COMPLETERS, STRATEGIES  # torch-free
+    from engine.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
 
     p.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--dtype", default="auto", choices=DTYPES,
+                   help="auto: bf16 on GPUs and on CPUs with native bf16, else float32")
     p.add_argument("--steps", type=int, default=16, help="denoising steps K")
     p.add_argument("--span-tokens", type=int, default=None, help="mask slots (default by mode)")
     p.add_argument("--strategy", default="confidence", choices=STRATEGIES,

@@ -81,7 +81,7 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
                   strategy=args.strategy if diffusion else None,
                   threshold=args.threshold if diffusion and args.strategy == "threshold" else None,
                   mode=mode, oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
-                  device=str(engine.config.device), machine=machine_info())
+                  device=str(engine.config.device), dtype=engine.config.dtype, machine=machine_info())
     print(he.format_table(report))
     if args.output:
         he.write_report(report, args.output)

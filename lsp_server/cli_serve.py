@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 
+from engine.params import DTYPES  # torch-free
+
 
 def parse_address(spec: str) -> tuple[str, int]:
     """HOST:PORT or PORT; HOST defaults to 127.0.0.1 (never all interfaces unless asked)."""
@@ -31,7 +33,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lsp_server.handlers import create_server
 
     server = create_server()
-    overrides = {key: value for key, value in (("model", args.model), ("device", args.device)) if value}
+    overrides = {key: value for key, value in (("model", args.model), ("device", args.device),
+                                               ("dtype", args.dtype)) if value}
     overrides["log_level"] = args.log_level
     server.apply_settings(overrides)
     server.emit_spans = args.spans
@@ -54,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="listen on TCP instead of stdio (HOST defaults to 127.0.0.1)")
     p.add_argument("--model", default=None, help="model directory or name (default: embedded)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda")
+    p.add_argument("--dtype", default=None, choices=DTYPES,
+                   help="auto: bfloat16 on GPUs and on CPUs with native bf16, else float32")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (also $STIPPLE_THREADS)")
     p.add_argument("--log-file", default=None, help="log here instead of stderr")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.params import COMPLETERS, STRATEGIES  # torch-free
+from engine.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
 
 log = logging.getLogger("stipple.settings")
 
 SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "typescriptreact",
                        "rust", "go")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-RELOAD_FIELDS = ("model", "device", "threads", "completer")  # changing one of these reloads the engine
+RELOAD_FIELDS = ("model", "device", "dtype", "threads", "completer")  # changing one of these reloads the engine
 
 
 def _default_threads() -> int | None:
@@ -35,6 +35,9 @@ class Settings:
     """Model directory, or a shipped model's name ("stipple-tiny"); None: the embedded default."""
     device: str = "auto"
     """"auto" (CUDA when available), "cpu", "cuda" or "cuda:N"."""
+    dtype: str = "auto"
+    """"auto" (bfloat16 on a GPU and on a CPU with native bf16, else float32), "float32", "bfloat16"
+    or "float16"."""
     threads: int | None = field(default_factory=_default_threads)
     """torch CPU threads; None keeps torch's default. Defaults to $STIPPLE_THREADS when set."""
     steps: int = 16
@@ -96,7 +99,7 @@ class Settings:
 
 
 FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "model": (str, type(None)), "device": (str,), "threads": (int, type(None)), "steps": (int,),
+    "model": (str, type(None)), "device": (str,), "dtype": (str,), "threads": (int, type(None)), "steps": (int,),
     "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
     "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
     "strategy": (str,), "threshold": (float, int), "reuse_context": (bool,),
@@ -116,6 +119,8 @@ def _check(name: str, value: Any) -> str | None:
         return f"must be one of {', '.join(STRATEGIES)}"
     if name == "threshold" and not 0 <= value <= 1:
         return "must be in [0, 1]"
+    if name == "dtype" and value not in DTYPES:
+        return f"must be one of {', '.join(DTYPES)}"
     if name == "completer" and value not in COMPLETERS:
         return f"must be one of {', '.join(COMPLETERS)}"
     if name == "log_level" and value.lower() not in LOG_LEVELS:

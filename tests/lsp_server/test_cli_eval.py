@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not default_data_dir().is_dir(),
 
 
 @pytest.mark.parametrize("extra", [[], ["--oracle-length"], ["--completer", "ar-prefix"],
-                                   ["--completer", "ar-fim"]])
+                                   ["--completer", "ar-fim"], ["--dtype", "float32"], ["--dtype", "bfloat16"]])
 def test_eval_writes_a_report(tmp_path, random_model_dir, capsys, extra):
     out = tmp_path / "report.json"
     code = main(["eval", "humaneval-infill", "--split", "single-line", "--limit", "3", "--stride",
@@ -27,6 +27,7 @@ def test_eval_writes_a_report(tmp_path, random_model_dir, capsys, extra):
     assert report["machine"]["cpu_count"] >= 1 and report["oracle_length"] == ("--oracle-length" in extra)
     assert "pass" in capsys.readouterr().out.lower()
     assert report["completer"] == (extra[1] if "--completer" in extra else "diffusion")
+    assert report["dtype"] in (["float32", "bfloat16"] if "--dtype" not in extra else [extra[1]])
     assert (report["steps"] is None) == ("--completer" in extra)
 
 

@@ -28,8 +28,8 @@ def test_updated(data: dict):
 
 def test_bad_values_are_reported_and_ignored():
     settings, problems = Settings().updated({"steps": 0, "device": 3, "logLevel": "LOUD", "languages": {"go": "no"},
-                                             "threads": True, "unknownThing": 1})
-    assert settings == Settings() and len(problems) == 5
+                                             "threads": True, "dtype": "int8", "unknownThing": 1})
+    assert settings == Settings() and len(problems) == 6
 
 
 def test_languages_merge():

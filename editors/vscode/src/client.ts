@@ -8,7 +8,7 @@ import { LANGUAGES, needsRestart, SECTION, serverSettings, settingsPayload } fro
 import { StatusBar } from "./status";
 
 /** Settings whose change makes the server reload the model (watched on the status bar). */
-const RELOAD_SETTINGS = ["model", "device"];
+const RELOAD_SETTINGS = ["model", "device", "dtype"];
 
 /** What stipple.status answers (lsp_server/commands.py). */
 export interface ServerStatus {

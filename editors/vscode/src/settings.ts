@@ -10,6 +10,7 @@ export const LANGUAGES = ["python", "javascript", "javascriptreact", "typescript
 export interface ServerSettings {
   model: string | null;
   device: string;
+  dtype: string;
   steps: number;
   strategy: string;
   threshold: number;
@@ -31,6 +32,7 @@ export function serverSettings(config: ConfigurationReader): ServerSettings {
   return {
     model: model === "" ? null : model,
     device: config.get<string>("device", "auto"),
+    dtype: config.get<string>("dtype", "auto"),
     steps: config.get<number>("steps", 16),
     strategy: config.get<string>("strategy", "confidence"),
     threshold: config.get<number>("threshold", 0.9),

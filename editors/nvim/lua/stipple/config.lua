@@ -6,6 +6,7 @@ local M = {}
 ---@class stipple.ServerSettings
 ---@field model? string         model directory or a shipped model's name; nil: the embedded default
 ---@field device? string        "auto" | "cpu" | "cuda" | "cuda:N"
+---@field dtype? "auto"|"float32"|"bfloat16"|"float16" "auto": bfloat16 on a GPU or a CPU with native bf16
 ---@field threads? integer      torch CPU threads
 ---@field steps? integer        denoising steps K per completion (default 16)
 ---@field strategy? "confidence"|"margin"|"entropy"|"threshold" slots committed per step (default "confidence")
