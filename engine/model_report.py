@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from engine.config import default_dtype
 from engine.checkpoint import Checkpoint, ModelDirError
+from engine.config import default_dtype
 from engine.loader import match_tensors, read_model_dir
 from engine.memory import GiB, available_bytes, bytes_needed
 

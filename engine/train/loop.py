@@ -1,4 +1,4 @@
-"""The training loop: CPU or CUDA (bf16 autocast where the hardware has it), progress bar, checkpoints, resume, seeded.
+"""The training loop: CPU or CUDA, bf16 autocast where the hardware has it, checkpoints, resume, seeded.
 
 Trains from scratch (a ModelArgs preset plus a tokenizer file) or continues from a model directory.
 """

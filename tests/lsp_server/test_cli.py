@@ -83,3 +83,13 @@ def test_split_at_cursor(text, line, col, prefix):
 def test_impossible_positions(line, col):
     with pytest.raises(UsageError):
         split_at_cursor("ab\ncd", line, col)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["infill", "--input", "i", "--output", "o"], ["complete", "f.py:1:1"]])
+def test_dtype_option_takes_the_engine_dtypes_only(command, capsys):
+    from lsp_server.cli import build_parser
+
+    assert build_parser().parse_args([*command, "--dtype", "float32"]).dtype == "float32"
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([*command, "--dtype", "int8"])
+    assert exc.value.code == 2 and "int8" in capsys.readouterr().err
