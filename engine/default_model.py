@@ -113,9 +113,9 @@ def build_base(name: str = SMOLLM2_BASE) -> Path:
 
 
 def resolve_model(name_or_path: str | Path | None) -> Path:
-    """A model directory for a shipped model's name, for a folder holding a SmolLM2 adapter (as
+    """A model directory for a shipped model's name, for a folder holding only a SmolLM2 adapter (as
     adapt_default writes one: FOLDER/adapter/adapter_config.json, merged once into the cache under
-    the folder's name), or the given path itself."""
+    the folder's name), or the given path itself (a model directory, even one beside its adapter)."""
     name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
     if name == TINY:
         return ASSETS / TINY
@@ -126,6 +126,7 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
         if not (adapter / "adapter_config.json").is_file():
             raise ValueError(f"{name}: no adapter shipped at {adapter}")
         return build_adapted(adapter, name)
-    if (Path(name) / "adapter" / "adapter_config.json").is_file():
-        return build_adapted(Path(name) / "adapter", Path(name).resolve().name)
-    return Path(name)
+    path = Path(name)
+    if not (path / "config.json").is_file() and (path / "adapter" / "adapter_config.json").is_file():
+        return build_adapted(path / "adapter", path.resolve().name)
+    return path

@@ -17,8 +17,10 @@ def smoke_run(tmp_path_factory):
     from engine.train import adapt_default
 
     root = tmp_path_factory.mktemp("adapt")
-    assert adapt_default.main(["--smoke", "--out", str(root / "out"), "--work", str(root / "work"),
-                               "--eval-limit", "1"]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STIPPLE_CACHE_DIR", str(root / "run-cache"))  # where a merge would land
+        assert adapt_default.main(["--smoke", "--out", str(root / "out"), "--work", str(root / "work"),
+                                   "--eval-limit", "1"]) == 0
     return root
 
 
@@ -32,6 +34,7 @@ def test_smoke_run_writes_adapter_record_and_manifest(smoke_run):
     shards = sorted((out / "adapter").glob("adapter-*.safetensors"))
     assert shards and all(s.stat().st_size <= 16 * 2**20 for s in shards)
     assert json.loads((out / "eval_single_line.json").read_text())["n_tasks"] == 1
+    assert not (smoke_run / "run-cache").exists()  # the evaluation loads the trained model, merges nothing
 
 
 def test_adapter_merges_once_into_the_cache(smoke_run, monkeypatch):
@@ -45,6 +48,9 @@ def test_adapter_merges_once_into_the_cache(smoke_run, monkeypatch):
     assert build_adapted(adapter_dir, "smoke") == built  # second call reuses the cache
     by_folder = resolve_model(smoke_run / "out")  # an adapter folder, as adapt_default writes it
     assert by_folder.name.startswith("out-") and (by_folder / "model.safetensors").is_file()
+    # The training folder holds the merged model beside its adapter: used as is, nothing cached.
+    assert resolve_model(smoke_run / "work" / "adapted") == smoke_run / "work" / "adapted"
+    assert sorted(p.name for p in (smoke_run / "cache" / "models").iterdir()) == sorted([built.name, by_folder.name])
     loaded = load_model_dir(built)
     config, state = load_adapter(adapter_dir)
     mask = loaded.tokenizer.special.mask
