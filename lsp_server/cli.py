@@ -27,8 +27,8 @@ def engine_from_args(args: argparse.Namespace):
 
     try:
         config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads,
-                              dtype=getattr(args, "dtype", "auto"))
-        return build_engine(config, getattr(args, "completer", "diffusion"))
+                              dtype=args.dtype)
+        return build_engine(config, args.completer)
     except (ModelDirError, ValueError) as exc:
         raise UsageError(f"cannot load model: {exc}") from exc
 
