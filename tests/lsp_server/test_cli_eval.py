@@ -6,11 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.humaneval_infill import default_data_dir
 from lsp_server.cli import main
-
-pytestmark = pytest.mark.skipif(not default_data_dir().is_dir(),
-                                reason=f"benchmark data not at {default_data_dir()}")
 
 
 @pytest.mark.parametrize("extra", [[], ["--oracle-length"], ["--completer", "ar-prefix"],
