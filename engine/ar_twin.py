@@ -7,8 +7,8 @@ Two ways to use an autoregressive model, for the diffusion-versus-autoregressive
   and never sees the suffix.
 
 Both share everything else with the diffusion Engine, so only the decoding differs: the same prefix
-and suffix token budgets, the same line-break healing (engine/layout.py), the same rules for the
-first tokens of a line, span_tokens as the most tokens generated, and the same post-processing
+and suffix token budgets, the same token healing at the cursor (engine/layout.py, engine/healing.py: the
+first tokens write back the prefix's last pre-token), the same rules for the first tokens of a line, span_tokens as the most tokens generated, and the same post-processing
 (`completion`). `infill`, `generate(request, should_stop)` and `generate_batch` take and return
 SpanRequests, so the CLI, the evaluation and the server's bridge run it unchanged; steps_done and
 steps_ms count forward passes (the prefill, then one per token), what the bridge's step timings measure.
@@ -27,8 +27,9 @@ import torch
 from engine.config import EngineConfig
 from engine.engine import Cancelled, fit_context, newline_first_mask
 from engine.fim import FimTokens, fim_tokens, psm_ids
+from engine.healing import Vocabulary, lead_position
 from engine.kv_cache import KVCache
-from engine.layout import Layout, completion
+from engine.layout import Layout, completion, ends_line_at_once, strip_lead
 from engine.loader import load_model_dir
 from engine.params import COMPLETERS, DenoiseParams
 from engine.request import RequestStatus, SpanRequest
@@ -63,6 +64,10 @@ class AREngine:
     def newline_first(self) -> torch.Tensor:
         return newline_first_mask(self.tokenizer, self.loaded.args.vocab_size, self.device)
 
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary(self.tokenizer.token_texts(self.loaded.args.vocab_size), self.device)
+
     def infill(self, prefix: str, suffix: str, params: DenoiseParams | None = None) -> SpanRequest:
         return self.generate(SpanRequest(prefix, suffix, params or DenoiseParams()))
 
@@ -81,7 +86,7 @@ class AREngine:
         """Nothing to drop: no context is kept between requests."""
 
     def prompt_ids(self, request: SpanRequest) -> tuple[Layout, list[int]]:
-        """Heal the line breaks, truncate as the diffusion Engine does, lay out the prompt."""
+        """Heal the cursor, truncate as the diffusion Engine does, lay out the prompt."""
         room = self.max_positions - min(request.params.span_tokens, self.config.max_span_tokens) - 4
         layout = fit_context(request, self.tokenizer, self.config, room, suffix=self.fim is not None)
         if self.fim is not None:
@@ -127,30 +132,32 @@ class AREngine:
         with request.stage("detokenize"):
             request.span_ids = out
             request.num_masked = 0
-            request.text = completion(self.tokenizer.decode(out), layout, params.mode)
+            text = self.tokenizer.decode(out)
+            request.text = completion(text, layout, params.mode)
+            request.ended_line = ends_line_at_once(text, layout)
         request.status = RequestStatus.FINISHED
         return request
 
     def constrain(self, logits: torch.Tensor, out: list[int], layout: Layout, mode: str) -> torch.Tensor:
-        """The diffusion Engine's rules for a line-start cursor, applied to the next token's logits.
+        """The diffusion Engine's rules, applied to the next token's logits.
 
-        The first token carries the prefix's newline (layout.lead). In single-line mode the line
-        asked for is not blank: until it has content, no token may break the line again or end it.
+        Until the healed lead (layout.lead) is written, the next token starts with what is left of it
+        or covers part of it (engine/healing.py). A single line at a line start is not blank: until
+        it has content, no token may break the line again or end it.
         """
         if not layout.lead:
             return logits
-        if not out:
-            return logits.masked_fill(~self.newline_first, float("-inf"))
-        if mode == "single" and not self.body(out, layout).strip():
+        at = lead_position(layout.lead, [self.vocabulary.texts[i] for i in out])
+        if at.rest and not at.strayed:
+            allowed = self.vocabulary.allowed(at.rest)
+            return logits if allowed is None else logits.masked_fill(~allowed, float("-inf"))
+        if mode == "single" and layout.line_start and not self.body(out, layout).strip():
             return logits.masked_fill(self.newline_first | self.stop_mask, float("-inf"))
         return logits
 
     def body(self, out: list[int], layout: Layout) -> str:
         """The generated text after the healed lead: where a single line ends at its newline."""
-        text = self.tokenizer.decode(out)
-        if layout.lead and text.startswith(layout.lead):
-            return text[len(layout.lead) :]
-        return text.removeprefix("\n") if layout.lead else text
+        return strip_lead(self.tokenizer.decode(out), layout.lead)
 
 
 def build_engine(config: EngineConfig, completer: str = "diffusion"):

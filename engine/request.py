@@ -44,6 +44,7 @@ class SpanRequest:
     steps_done: int = 0
     num_masked: int = 0
     text: str = ""  # the completion, post-processed for the mode
+    ended_line: bool = False  # the span broke the line before writing on it (single-line: nothing to insert)
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage -> duration
     steps_ms: list[float] = field(default_factory=list)  # each denoising step, the first being prefill
     # The document this request completes in: its context keys/values may serve the next request of

@@ -39,8 +39,9 @@ def test_psm_prompt_is_the_exact_token_sequence(twin):
     tok, fim = twin.tokenizer, twin.fim
     assert (fim.prefix, fim.suffix, fim.middle) == tuple(tok.token_to_id(f"<|{r}|>") for r in
                                                          ("fim_prefix", "fim_suffix", "fim_middle"))
-    _, prompt = twin.prompt_ids(SpanRequest(PREFIX, SUFFIX))
-    assert prompt == [fim.prefix, *tok.encode(PREFIX), fim.suffix, *tok.encode(SUFFIX), fim.middle]
+    layout, prompt = twin.prompt_ids(SpanRequest(PREFIX, SUFFIX))
+    assert layout.lead == " "  # token healing: the middle writes the trailing space back
+    assert prompt == [fim.prefix, *tok.encode(PREFIX[:-1]), fim.suffix, *tok.encode(SUFFIX), fim.middle]
     # A line-start cursor: the prefix's newline moves into the middle, the line's own into the suffix.
     _, prompt = twin.prompt_ids(SpanRequest("x = 1\n", "y = 2\n"))
     assert prompt == [fim.prefix, *tok.encode("x = 1"), fim.suffix, *tok.encode("\ny = 2\n"), fim.middle]
@@ -48,7 +49,7 @@ def test_psm_prompt_is_the_exact_token_sequence(twin):
 
 def test_prefix_only_prompt_ignores_the_suffix(prefix_only):
     layout, prompt = prefix_only.prompt_ids(SpanRequest(PREFIX, SUFFIX))
-    assert prompt == prefix_only.tokenizer.encode(PREFIX)
+    assert prompt == prefix_only.tokenizer.encode(layout.prefix) and layout.prefix + layout.lead == PREFIX
     assert prefix_only.prompt_ids(SpanRequest("", SUFFIX))[1] == [prefix_only.special.eos]
 
 
@@ -58,7 +59,7 @@ def test_kv_cache_decoding_equals_full_recompute(random_model_dir, fim):
     engine = AREngine(EngineConfig(model_dir=random_model_dir, device="cpu", dtype="float32"), fim=fim)
     engine.stop_ids = frozenset()  # run the whole budget, whatever the random weights prefer
     request = SpanRequest(PREFIX, SUFFIX, DenoiseParams(mode="multi", span_tokens=10))
-    _, prompt = engine.prompt_ids(SpanRequest(PREFIX, SUFFIX))
+    layout, prompt = engine.prompt_ids(SpanRequest(PREFIX, SUFFIX))
     cached: list[torch.Tensor] = []
     engine.generate(request, step_logits=cached)
     assert len(request.span_ids) == request.steps_done == len(cached) == 10
@@ -66,7 +67,7 @@ def test_kv_cache_decoding_equals_full_recompute(random_model_dir, fim):
         for t, logits in enumerate(cached):
             full = engine.model(torch.tensor([prompt + request.span_ids[:t]]), causal=True)[0, -1]  # (V,)
             torch.testing.assert_close(logits, full, atol=1e-5, rtol=1e-4)
-            assert int(full.argmax()) == request.span_ids[t]
+            assert int(engine.constrain(full, request.span_ids[:t], layout, "multi").argmax()) == request.span_ids[t]
 
 
 def test_single_line_stops_at_its_newline(twin, monkeypatch):
@@ -226,7 +227,8 @@ def test_the_server_bridge_runs_the_twin_unchanged(twin, monkeypatch):
         cancelled.stop.set()
         done, dropped = bridge._run([Job(plan, "file:///a.py"), cancelled])
         assert done is not None and done.steps_done == 6 and len(done.steps_ms) == 6
-        assert done.text == twin.tokenizer.decode(done.span_ids) and bridge.count_tokens("x = 1") > 0
+        assert " " + done.text == twin.tokenizer.decode(done.span_ids)  # the healed lead is written back
+        assert bridge.count_tokens("x = 1") > 0
         assert dropped is None
         twin.forget("file:///a.py")
     finally:
