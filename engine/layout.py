@@ -93,10 +93,10 @@ def body(text: str, layout: Layout) -> str:
 
 
 def ends_line_at_once(text: str, layout: Layout) -> bool:
-    """The span's text breaks the line before writing anything on it, and goes on below: the model
-    would end the cursor's line there (a single-line request gets nothing, and says so)."""
-    first, newline, rest = body(text, layout).partition("\n")
-    return bool(newline) and not first.strip() and bool(rest.strip())
+    """The span's text breaks the line before writing anything on it: the model would end the
+    cursor's line there (a single-line request gets nothing, and says so)."""
+    first, newline, _ = body(text, layout).partition("\n")
+    return bool(newline) and not first.strip()
 
 
 def completion(text: str, layout: Layout, mode: str) -> str:

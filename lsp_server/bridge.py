@@ -20,6 +20,7 @@ from typing import Any
 
 from lsp_server.settings import Settings
 from lsp_server.span import SpanPlan
+from lsp_server.suggest import span_request
 
 log = logging.getLogger("stipple.bridge")
 
@@ -70,6 +71,8 @@ class Completion:
     """Context positions whose keys/values came from the document's previous request."""
     batch_size: int = 1
     """Requests that shared this one's forward passes."""
+    ended_line: bool = False
+    """The span broke the line before writing on it (lsp_server.suggest.verdict: a single line's skip)."""
 
 
 def load_engine(settings: Settings) -> Any:
@@ -159,16 +162,12 @@ class EngineBridge:
             loop.call_soon_threadsafe(_resolve, job.future, result, None)
 
     def _run(self, jobs: list[Job]) -> list[Completion | None]:
-        from engine.params import DenoiseParams
-        from engine.request import RequestStatus, SpanRequest
+        from engine.request import RequestStatus
 
         engine, began = self.engine, time.perf_counter()
         if engine is None:
             return [None] * len(jobs)
-        requests = [SpanRequest(job.plan.prefix, job.plan.suffix, DenoiseParams(
-            steps=job.plan.steps, mode=job.plan.mode, span_tokens=job.plan.span_tokens,
-            strategy=job.plan.strategy, threshold=job.plan.threshold, reuse_context=job.plan.reuse_context),
-            cache_key=job.key) for job in jobs]
+        requests = [span_request(job.plan, job.key) for job in jobs]
         should_stop = [job.stop.is_set for job in jobs]  # checked before each denoising step
         engine.generate_batch(requests, should_stop)
         results: list[Completion | None] = []
@@ -180,7 +179,7 @@ class EngineBridge:
             results.append(Completion(request.text, request.request_id, request.steps_done,
                                       dict(request.timings_ms), (began - job.submitted) * 1000,
                                       list(request.steps_ms), list(request.span_ids), request.reused_tokens,
-                                      len(jobs)))
+                                      len(jobs), request.ended_line))
         return results
 
     def shutdown(self) -> None:

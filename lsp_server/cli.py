@@ -87,7 +87,12 @@ def split_at_cursor(text: str, line: int, col: int) -> tuple[str, str]:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from engine.params import DenoiseParams
+    """The server's steps for one cursor (lsp_server.suggest): what an editor would be offered there, or
+    an empty line, with the reason for a skip on stderr."""
+    from lsp_server.documents import UTF32, Document
+    from lsp_server.languages import language_for
+    from lsp_server.settings import Settings
+    from lsp_server.suggest import complete_at
 
     path, line, col = parse_cursor(args.cursor)
     try:
@@ -100,19 +105,21 @@ def cmd_complete(args: argparse.Namespace) -> int:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    prefix, suffix = split_at_cursor(text, line, col)
-    current_line_rest = suffix.split("\n", 1)[0]
-    mode = args.mode or ("single" if prefix.split("\n")[-1].strip() or current_line_rest.strip() else "multi")
+    prefix, _ = split_at_cursor(text, line, col)
     engine = engine_from_args(args)
+    settings = Settings(steps=args.steps, strategy=args.strategy,
+                        threshold=args.threshold, completer=args.completer, heal_cursor=not args.no_heal)
+    doc = Document(path.resolve().as_uri(), "", 0, text, UTF32, language_for("", str(path)))
     started = time.perf_counter()
-    result = engine.infill(prefix, suffix, DenoiseParams(steps=args.steps, mode=mode,
-                                                         span_tokens=args.span_tokens,
-                                                         strategy=args.strategy, threshold=args.threshold))
+    verdict = complete_at(engine, doc, len(prefix), settings, args.mode, args.span_tokens)
     latency = (time.perf_counter() - started) * 1000
-    sys.stdout.write(result.text if result.text.endswith("\n") else result.text + "\n")
+    shown = verdict.text or ""
+    sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
+    if verdict.outcome != "offered":
+        print(f"stipple complete: {verdict.outcome}{': ' + verdict.reason if verdict.reason else ''}",
+              file=sys.stderr)
     if args.show_latency:
-        print(f"[{mode}-line, {result.steps_done} steps, {latency:.1f} ms, model "
-              f"{engine.config.model_dir.name}]", file=sys.stderr)
+        print(f"[{verdict.outcome}, {latency:.1f} ms, model {engine.config.model_dir.name}]", file=sys.stderr)
     return 0
 
 
@@ -160,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("complete", help="print the completion at FILE:LINE:COL (1-based)")
     p.add_argument("cursor")
-    p.add_argument("--mode", default=None, choices=["single", "multi"])
+    p.add_argument("--mode", default=None, choices=["single", "multi"],
+                   help="override the server's choice for this cursor")
+    p.add_argument("--no-heal", action="store_true", help="no token healing at the cursor (the rule before it)")
     p.add_argument("--show-latency", action="store_true")
     add_engine_options(p)
     p.set_defaults(func=cmd_complete)

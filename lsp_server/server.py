@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from lsp_server import context, postprocess, span, typed_through
+from lsp_server import span, suggest, typed_through
 from lsp_server.bridge import Completion, EngineBridge
 from lsp_server.commands import Counters
 from lsp_server.documents import Document
@@ -25,7 +25,6 @@ from lsp_server.spans import RequestSpans
 log = logging.getLogger("stipple.server")
 completion_log = logging.getLogger("stipple.completion")
 VERSION = "0.1.0"
-CHARS_PER_TOKEN = 12  # generous: the context window is cut by tokens afterwards
 
 
 @dataclass
@@ -128,8 +127,7 @@ class StippleServer(LanguageServer):
             return Suggestion(rest, types.Range(cursor, cursor), shown.request_id)
         self.shown.pop(uri, None)
         with spans.stage("context"):
-            ctx = context.extract(doc, offset, settings.max_prefix_tokens * CHARS_PER_TOKEN,
-                                  settings.max_suffix_tokens * CHARS_PER_TOKEN)
+            ctx = suggest.cursor_context(doc, offset, settings)
         spans.mode, spans.reason = ctx.mode, ctx.reason
         if ctx.skip:
             self.counters.skipped += 1
@@ -156,7 +154,14 @@ class StippleServer(LanguageServer):
             return None
         self.counters.generated += 1
         with spans.stage("postprocess"):
-            text = postprocess.finish(result.text, ctx)
+            verdict = suggest.verdict(result.text, result.ended_line, ctx)
+        text = verdict.text
+        if verdict.outcome == "skipped":  # the model ended the line at the cursor
+            self.counters.skipped += 1
+            spans.outcome, spans.reason = "skipped", verdict.reason
+            completion_log.info("%s %s:%d:%d skip: %s", result.request_id, uri, position.line,
+                                position.character, verdict.reason)
+            return None
         completion_log.info("%s %s:%d:%d %s (%s) %d steps %.0f ms -> %r", result.request_id, uri, position.line,
                             position.character, ctx.mode, ctx.reason, result.steps_done,
                             sum(result.timings_ms.values()), text)

@@ -62,6 +62,9 @@ class Settings:
     reuse_context: bool = True
     """Reuse the document's context keys/values from its previous request (only what changed is
     recomputed; an approximation, see the README)."""
+    heal_cursor: bool = True
+    """Token healing at the cursor: the model sees the prefix up to its last whole pre-token and writes
+    that piece back first (a trailing space, half a word, an open bracket); false: the rule before it."""
     completer: str = "diffusion"
     """"diffusion" (the masked-diffusion engine), "ar-fim" (an autoregressive fill-in-the-middle model
     such as smollm2-ar-fim, greedy with a KV cache) or "ar-prefix" (a next-token model from the prefix
@@ -103,6 +106,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
     "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
     "strategy": (str,), "threshold": (float, int), "reuse_context": (bool,),
+    "heal_cursor": (bool,),
 }
 
 

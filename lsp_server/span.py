@@ -38,6 +38,8 @@ class SpanPlan:
     """The "threshold" strategy's tau."""
     reuse_context: bool = True
     """Reuse the document's context keys/values from its previous request."""
+    heal_cursor: bool = True
+    """Token healing: the prefix's last pre-token moves into the span (engine/layout.py)."""
 
 
 def choose_span_tokens(ctx: CursorContext, max_span_tokens: int) -> int:
@@ -75,4 +77,4 @@ def build_plan(ctx: CursorContext, settings: Settings, count: Callable[[str], in
         top_level = [i for i in range(outside) if kept[i].strip() and not leading_whitespace(kept[i])]
         kept = kept[top_level[0] if top_level else outside:]  # no fragment of an outer definition
     return SpanPlan("\n".join(kept), suffix, ctx.mode, span, settings.steps, settings.strategy,
-                    settings.threshold, settings.reuse_context)
+                    settings.threshold, settings.reuse_context, settings.heal_cursor)

@@ -102,8 +102,9 @@ def test_completion_from_span_text(text, prefix, suffix, mode, expected):
 
 @pytest.mark.parametrize(("text", "prefix", "ends"), [
     (" \n    x = 1", "    return ", True),  # the model breaks the line at once, then writes below
+    ("   \n", "    return ", True),  # or writes nothing at all on it
     (" 3.14 * r\n", "    return ", False),
-    (" \n", "    return ", False),  # nothing below either: empty, not a skip
+    (" ", "    return ", False),  # all pad: nothing, but no line break either
     ("\n    y = 1", "def f():\n", False),  # a line-start lead is the line's own break
 ])
 def test_ending_the_line_at_once(text, prefix, ends):

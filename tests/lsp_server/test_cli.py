@@ -58,7 +58,7 @@ def test_complete_prints_the_completion(tmp_path, random_model_dir):
     done = stipple("complete", f"{path}:2:5", "--model", str(random_model_dir), "--steps", "2",
                    "--span-tokens", "6", "--show-latency")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.endswith("\n") and "steps" in done.stderr
+    assert done.stdout.endswith("\n") and " ms, model " in done.stderr
 
 
 @pytest.mark.parametrize("content", [b"\x00\x01binary", b"\xff\xfe bad utf8"])
