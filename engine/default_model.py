@@ -59,6 +59,7 @@ def build_adapted(adapter_dir: Path, name: str) -> Path:
     config, state, tokenizer_json = read_gguf(smollm2_gguf_path())
     adapter_config, adapter = load_adapter(adapter_dir)
     config.update(token_role_ids(adapter_config.get("token_roles", {}), tokenizer_json))
+    config.update(adapter_config.get("config", {}))  # e.g. the block-causal layout it was trained for
     merged = merge_adapter(state, adapter_config, adapter)
     args = ModelArgs.from_dict(config)
     model = Transformer(args)

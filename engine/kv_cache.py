@@ -31,6 +31,14 @@ class KVCache:
         self.v[layer][:, :, start:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
+    def scatter(self, layer: int, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k/v (B, KV, L, D) at positions (L,); return keys/values of [0, attend_len)."""
+        assert self.attend_len is not None, "a scattered write attends to attend_len positions"
+        self.k[layer].index_copy_(2, positions, k)
+        self.v[layer].index_copy_(2, positions, v)
+        return self.k[layer][:, :, : self.attend_len], self.v[layer][:, :, : self.attend_len]
+
     def select_rows(self, rows: list[int]) -> None:
         """Keep only these batch rows (a finished or cancelled request's memory goes at once)."""
         index = torch.tensor(rows, dtype=torch.long, device=self.k[0].device)

@@ -7,6 +7,8 @@ import torch
 from engine.config import EngineConfig
 from engine.kv_cache import KVCache
 from engine.loader import LoadedModel, load_model_dir
+from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings, sequence_rows
+from engine.models.transformer import Placement
 
 SINGLE_THREAD_PARAMETERS = 30_000_000  # below this, the CPU runs one torch thread unless told otherwise
 
@@ -57,6 +59,10 @@ class Runner:
         keystrokes) and recompute the rest. key_valid (B, T) bool marks real tokens in a padded
         batch; padding is never attended to.
         """
+        if self.loaded.args.attention_layout == "block-causal":
+            if cache is None:  # exact either way: the context is recomputed at every step
+                cache, refresh = self.new_cache(input_ids.shape[1], input_ids.shape[0]), True
+            return self.block_span_logits(input_ids, start, length, cache, refresh, reuse_from, key_valid)
         first = start - int(self.loaded.args.shift_logits)  # raw row that scores the first slot
         assert 0 <= reuse_from <= first, f"reuse_from {reuse_from} must lie in the context before {first}"
         mask = None if key_valid is None else key_valid[:, None, None, :]  # (B, 1, 1, T)
@@ -71,5 +77,39 @@ class Runner:
             piece = input_ids[:, begin:end]  # (B, recomputed positions)
             return self.model(piece, attn_mask=mask, cache=cache, start=begin,
                               keep=slice(first - begin, first - begin + length))
+        finally:
+            cache.attend_len = None
+
+    def block_span_logits(self, input_ids: torch.Tensor, start: int, length: int, cache: KVCache,
+                          refresh: bool, reuse_from: int, key_valid: torch.Tensor | None) -> torch.Tensor:
+        """Raw logits (B, length, V) of a block-causal step (engine/models/attention_layout.py).
+
+        A refresh (the request's first step) also computes the context rows the cache lacks: the prefix
+        from reuse_from on (causal) and the suffix (prefix + earlier suffix). Their keys/values are
+        exact, never touched again, and a later request of the same document may reuse the prefix's.
+        Every step computes the span block: the anchor copy (the last context position, a query only:
+        with shifted logits it scores slot 0) and the span slots.
+        """
+        B, T = input_ids.shape
+        device = input_ids.device
+        context = torch.cat([torch.arange(reuse_from, start), torch.arange(start + length, T)]) if refresh \
+            else torch.zeros(0, dtype=torch.long)
+        positions = torch.cat([context, torch.arange(start - 1, start + length)]).to(device)  # (Q,)
+        store = torch.ones(len(positions), dtype=torch.bool, device=device)
+        store[len(context)] = False  # the anchor copy: the context's anchor keeps its keys/values
+        region = torch.where(positions < start, PREFIX, torch.where(positions < start + length, SPAN, SUFFIX))
+        region[len(context):] = SPAN
+        expand = lambda t: t[None].expand(B, -1)  # noqa: E731  (Q,) -> (B, Q)
+        queries = Rows(expand(positions), expand(region), expand(positions - start),
+                       torch.zeros(B, len(positions), dtype=torch.long, device=device), expand(store))
+        keys = sequence_rows(torch.arange(T, device=device), start, length, key_valid, B)
+        suffix_len = keys.is_key[:, start + length :].sum(-1)  # (B,)
+        lookahead, suffix_open = openings(self.loaded.args.span_view, length, suffix_len)
+        suffix_start = torch.full((B,), start + length, device=device)
+        mask = may_attend(queries, keys, suffix_start, lookahead, suffix_open)[:, None]  # (B, 1, Q, T)
+        cache.attend_len = T
+        try:
+            return self.model(input_ids[:, positions], attn_mask=mask, cache=cache,
+                              placed=Placement(positions, store), keep=slice(len(context), len(context) + length))
         finally:
             cache.attend_len = None

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+LAYOUTS = ("full", "block-causal")  # attention_layout; engine/models/attention_layout.py
+
 
 @dataclass
 class ModelArgs:
@@ -37,6 +39,10 @@ class ModelArgs:
     eos_token_id: int | None = None
     pad_token_id: int | None = None
     mask_token_id: int | None = None
+    # "full": every position sees every other (Dream, LLaDA, CoDA). "block-causal": causal context,
+    # bidirectional span (engine/models/attention_layout.py), opened to span_view (1: fully).
+    attention_layout: str = "full"
+    span_view: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +60,12 @@ class ModelArgs:
                 f"num_attention_heads {self.num_attention_heads} is not a multiple of "
                 f"num_key_value_heads {self.num_key_value_heads}"
             )
+        if self.attention_layout not in LAYOUTS:
+            raise ValueError(f"attention_layout must be one of {LAYOUTS}, got {self.attention_layout!r}")
+        if not 0.0 <= self.span_view <= 1.0:
+            raise ValueError(f"span_view must be in [0, 1], got {self.span_view}")
+        if self.attention_layout == "block-causal" and not self.shift_logits:
+            raise ValueError("the block-causal layout predicts the span from the row before it: set shift_logits")
         for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

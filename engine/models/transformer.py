@@ -7,6 +7,8 @@ logit conventions so that callers always see "position i predicts token i".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,15 +33,15 @@ class RMSNorm(nn.Module):
 def rotary_cos_sin(
     positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables for HF's rotate-half RoPE. positions: (L,) -> two (L, head_dim) tensors."""
+    """cos/sin tables for HF's rotate-half RoPE. positions: (..., L) -> two (..., L, head_dim) tensors."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim))
-    freqs = positions.float()[:, None] * inv_freq[None, :]  # (L, head_dim/2)
+    freqs = positions.float()[..., None] * inv_freq  # (..., L, head_dim/2)
     emb = torch.cat([freqs, freqs], dim=-1)  # (L, head_dim)
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: (B, H, L, D); cos/sin: (L, D)."""
+    """x: (B, H, L, D); cos/sin: (L, D), or (B, 1, L, D) when each row has its own positions."""
     half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return x * cos + rotated * sin
@@ -69,6 +71,7 @@ class Attention(nn.Module):
         cache: KVCache | None = None,
         layer: int = 0,
         start: int = 0,
+        placed: Placement | None = None,
     ) -> torch.Tensor:
         B, L, _ = x.shape
         q = self.q_proj(x).view(B, L, self.num_heads, self.head_dim)  # (B, L, H, D)
@@ -78,7 +81,9 @@ class Attention(nn.Module):
         q, k = q.transpose(1, 2), k.transpose(1, 2)  # (B, H, L, D), (B, KV, L, D)
         v = self.v_proj(x).view(B, L, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (B, KV, L, D)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        if cache is not None:
+        if cache is not None and placed is not None:  # rows at scattered positions of a cached sequence
+            k, v = cache.scatter(layer, placed.positions[placed.store], k[:, :, placed.store], v[:, :, placed.store])
+        elif cache is not None:
             k, v = cache.write(layer, start, k, v)  # (B, KV, start+L, D)
             if cache.attend_len is not None:  # the span of a cached sequence sees all of it
                 k = cache.k[layer][:, :, : cache.attend_len]  # (B, KV, T, D)
@@ -105,6 +110,16 @@ class MLP(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Rows computed at explicit positions of a cached sequence (the block-causal layout's steps)."""
+
+    positions: torch.Tensor
+    """(L,) long: each row's position; its keys/values go to that cache slot."""
+    store: torch.Tensor
+    """(L,) bool: rows whose keys/values are stored (not the anchor copy, a query only)."""
+
+
 class Block(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
@@ -113,8 +128,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(args.hidden_size, args.rms_norm_eps)
         self.mlp = MLP(args)
 
-    def forward(self, x, cos, sin, causal, attn_mask, cache=None, layer=0, start=0):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, causal, attn_mask, cache, layer, start)
+    def forward(self, x, cos, sin, causal, attn_mask, cache=None, layer=0, start=0, placed=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, causal, attn_mask, cache, layer, start, placed)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -147,6 +162,8 @@ class Transformer(nn.Module):
         cache: KVCache | None = None,
         start: int = 0,
         keep: slice | None = None,
+        positions: torch.Tensor | None = None,
+        placed: Placement | None = None,
     ) -> torch.Tensor:
         """input_ids: (B, L) -> raw logits (B, L, V) in the checkpoint's own convention.
 
@@ -156,14 +173,23 @@ class Transformer(nn.Module):
         attn_mask, when given, is a boolean (L, L) or (B, 1, L, L) "may attend" mask and overrides
         causal. With a cache, input_ids sit at positions start..start+L and attend to everything the
         cache holds before them.
+
+        positions (L,) or (B, L) gives each row its own rotary position (a block-causal training
+        sequence); placed puts rows at scattered positions of a cache, every query seeing the cache's
+        first cache.attend_len positions under attn_mask (a block-causal step, engine/runner.py).
         """
         assert input_ids.dim() == 2, f"input_ids must be (B, L), got {tuple(input_ids.shape)}"
         L = input_ids.shape[1]
         x = self.model.embed_tokens(input_ids)  # (B, L, d)
-        positions = torch.arange(start, start + L, device=input_ids.device)
+        if placed is not None:
+            positions = placed.positions
+        elif positions is None:
+            positions = torch.arange(start, start + L, device=input_ids.device)
         cos, sin = rotary_cos_sin(positions, self.args.head_dim, self.args.rope_theta, x.dtype)
+        if positions.dim() == 2:  # per-row positions: (B, L, D) -> (B, 1, L, D), broadcast over heads
+            cos, sin = cos[:, None], sin[:, None]
         for i, layer in enumerate(self.model.layers):
-            x = layer(x, cos, sin, causal, attn_mask, cache, i, start)
+            x = layer(x, cos, sin, causal, attn_mask, cache, i, start, placed)
         if keep is not None:
             x = x[:, keep]
         return self.lm_head(self.model.norm(x))  # (B, L or kept, V)

@@ -22,7 +22,7 @@ from engine.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
 from engine.loader import load_model_dir, save_model_dir
 from engine.models import ModelArgs, Transformer
 from engine.tokenizer import Tokenizer
-from engine.train import ar_objective, objective
+from engine.train import ar_objective, block_objective, objective
 from engine.train.corpus import iter_texts
 
 log = logging.getLogger("stipple.train")
@@ -37,7 +37,7 @@ PRESETS: dict[str, dict] = {
 }
 
 
-OBJECTIVES = ("diffusion", "ar-fim")
+OBJECTIVES = ("diffusion", "block-causal", "ar-fim")
 
 
 @dataclass
@@ -68,8 +68,10 @@ class TrainConfig:
     resume: bool = True
     progress: bool = True
     extra_card: dict = field(default_factory=dict)
-    # "diffusion": masked diffusion + padded FIM spans (objective.py). "ar-fim": the autoregressive
-    # twin, causal attention, PSM fill-in-the-middle and next-token loss (ar_objective.py).
+    # "diffusion": masked diffusion + padded FIM spans, full attention (objective.py). "block-causal":
+    # span diffusion with complementary masks + next-token loss on the causal context
+    # (block_objective.py). "ar-fim": the autoregressive twin, causal attention, PSM fill-in-the-middle
+    # and next-token loss (ar_objective.py).
     objective: str = "diffusion"
     # bf16 autocast; None: on CUDA and on CPUs with native bf16 (engine.config.cpu_bf16), where it
     # halves a CPU step (SmolLM2 LoRA, 4 x 256 tokens, 2 cores: 4.8 s -> 2.2 s).
@@ -89,6 +91,8 @@ class TrainConfig:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.objective == "ar-fim" and self.init_model is None and not self.shift_logits:
             raise ValueError("the ar-fim objective trains a next-token model: set shift_logits")
+        if self.objective == "block-causal" and (self.init_model is None and not self.shift_logits):
+            raise ValueError("the block-causal objective trains a next-token (shift_logits) model")
         if self.objective == "ar-fim" and self.anneal_fraction:
             raise ValueError("the ar-fim objective is causal throughout: anneal_fraction must be 0")
 
@@ -158,6 +162,12 @@ class Batches:
         if self.fim is not None:
             return ar_objective.draw_sequences(self.texts, self.stream, tok, self.fim, rng,
                                                c.batch_size, c.seq_len, c.fim_rate)
+        if c.objective == "block-causal":
+            blocks: list[block_objective.BlockExample] = []
+            while len(blocks) < c.batch_size:
+                if (example := block_objective.block_example(rng.choice(self.texts), tok, rng, c.seq_len)):
+                    blocks.append(example)
+            return blocks
         examples: list[objective.Example] = []
         while len(examples) < c.batch_size:
             if rng.random() < c.fim_rate:
@@ -176,7 +186,9 @@ def train(config: TrainConfig) -> dict:
     """Run (or resume) training; writes the model directory and returns the training record."""
     args, model, tokenizer = build_model(config)
     batches = Batches(config, tokenizer)
-    twin = batches.fim is not None
+    twin, block = batches.fim is not None, config.objective == "block-causal"
+    if block and not args.shift_logits:
+        raise ValueError(f"{config.init_model}: the block-causal objective needs a next-token (shift_logits) model")
     if twin and not args.shift_logits:
         raise ValueError(f"{config.init_model}: the ar-fim objective needs a next-token (shift_logits) model")
     if twin:  # the merged model's tokenizer must resolve the sentinels by id
@@ -196,6 +208,8 @@ def train(config: TrainConfig) -> dict:
     rng, generator = random.Random(config.seed), torch.Generator().manual_seed(config.seed)
     ckpt_path = config.out / "checkpoints" / "last.pt"
     step, tokens_seen, losses, elapsed_before = 0, 0, [], 0.0
+    part_losses: list[dict[str, float]] = []  # block-causal: span and context losses of this run's steps
+    view = 1.0
     if config.resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=config.device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -223,33 +237,46 @@ def train(config: TrainConfig) -> dict:
         progress = progress_of(config, step, elapsed_before + time.monotonic() - started)
         if config.max_minutes and progress >= 1.0:
             break
+        causal_fraction = max(0.0, 1.0 - progress / config.anneal_fraction) if config.anneal_fraction else 0.0
+        view = 1.0 - causal_fraction
         if twin:
             batch = ar_objective.collate(batches.next(rng), tokenizer.special.pad)
             causal_fraction = 1.0
+        elif block:
+            batch = block_objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask,
+                                            generator, view)
         else:
             batch = objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask, generator)
-            causal_fraction = max(0.0, 1.0 - progress / config.anneal_fraction) if config.anneal_fraction else 0.0
         batch = {k: v.to(config.device) for k, v in batch.items()}
-        mask = objective.attention_mask(batch["valid"], causal_fraction)
+        mask = batch["attn_mask"] if block else objective.attention_mask(batch["valid"], causal_fraction)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, progress)
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
-            if twin:  # raw logits: position i scores token i + 1
-                logits = model(batch["input_ids"], attn_mask=mask)  # (B, L, V)
+            if twin or block:  # raw logits: position i scores token i + 1
+                logits = model(batch["input_ids"], attn_mask=mask, positions=batch.get("positions"))  # (B, L, V)
             else:
                 logits = model.token_logits(batch["input_ids"], attn_mask=mask)  # (B, L, V)
-        loss = ar_objective.next_token_loss(logits, batch) if twin else objective.masked_diffusion_loss(logits, batch)
+        if block:
+            loss, parts = block_objective.block_loss(logits, batch)
+            part_losses.append(parts)
+        else:
+            loss = ar_objective.next_token_loss(logits, batch) if twin else objective.masked_diffusion_loss(logits, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
-        tokens_seen += int(batch["valid"].sum())
+        tokens_seen += int(batch["tokens"] if block else batch["valid"].sum())
         losses.append(round(loss.item(), 4))
         bar.update(1)
         bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
         if step % config.checkpoint_every == 0:
             save_checkpoint()
+            if part_losses:
+                recent = part_losses[-config.checkpoint_every:]
+                log.info("step %d view %.2f loss %.3f span %.3f context %.3f", step, view,
+                         sum(losses[-len(recent):]) / len(recent), sum(p["span"] for p in recent) / len(recent),
+                         sum(p["context"] for p in recent) / len(recent))
     bar.close()
     save_checkpoint()
     wall = elapsed_before + time.monotonic() - started
@@ -257,6 +284,9 @@ def train(config: TrainConfig) -> dict:
     if config.lora_rank:
         info = {"base": str(config.init_model), "steps": step, "tokens_seen": tokens_seen,
                 "objective": config.objective}
+        if block:  # config.json fields of the merged model (engine/default_model.build_adapted)
+            info["config"] = {"attention_layout": "block-causal", "span_view": round(view, 4)}
+            args.attention_layout, args.span_view = "block-causal", round(view, 4)
         if twin:  # build_adapted sets the sentinel ids of the merged model from these names
             info["token_roles"] = batches.fim.names
         save_adapter(config.out / "adapter", model, info)
