@@ -10,7 +10,9 @@ rots):
 
 Steps: convert the GGUF base to a model directory; build the training corpus from this machine's
 own installed Python sources (manifest, benchmark exclusion); train a LoRA adapter with the
-masked-diffusion + FIM objective, easing from causal to full attention; write the adapter shards,
+block-causal objective (engine/train/block_objective.py: causal context, span diffusion with
+complementary masks, the span's view of the suffix opened gradually; `--layout full` trains the
+older full-attention recipe); write the adapter shards,
 the training record and the corpus manifest to OUT; then score HumanEval single-line on a stride.
 
 `--twin` trains the autoregressive twin instead (engine/train/ar_objective.py: causal attention,
@@ -37,6 +39,7 @@ GPU = dict(seq_len=512, batch_size=32, lr=1e-3, warmup_steps=50, corpus_bytes=60
            max_steps=100_000, checkpoint_every=500)
 CPU = dict(seq_len=256, batch_size=4, lr=1e-3, warmup_steps=20, corpus_bytes=8_000_000,
            max_steps=100_000, checkpoint_every=50)
+ANNEAL = {"block-causal": 0.3, "full": 0.1}  # the span's view opens over this share of the run
 SMOKE = dict(seq_len=64, batch_size=1, lr=1e-3, warmup_steps=1, corpus_bytes=100_000,
              max_steps=2, checkpoint_every=1000)
 
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> dict:
     from engine.train.loop import TrainConfig, train
 
     work, out = args.work, args.out
-    objective = "ar-fim" if args.twin else "diffusion"
+    objective = "ar-fim" if args.twin else "block-causal" if args.layout == "block-causal" else "diffusion"
     trained = work / ("twin" if args.twin else "adapted")
     fim_rate = args.fim_rate if args.fim_rate is not None else (0.5 if args.twin else 0.8)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> dict:
     config = TrainConfig(
         corpus=corpus, out=trained, init_model=base, lora_rank=args.lora_rank,
         lora_alpha=2.0 * args.lora_rank, fim_rate=fim_rate, objective=objective,
-        anneal_fraction=0.0 if args.twin else args.anneal_fraction,
+        anneal_fraction=0.0 if args.twin else (args.anneal_fraction if args.anneal_fraction is not None
+                                                else ANNEAL[args.layout]),
         max_minutes=None if args.smoke or args.steps else args.minutes, device=args.device,
         seed=args.seed, resume=not args.fresh, progress=sys.stderr.isatty(), **shape,
     )
@@ -113,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="a step budget instead of --minutes")
     parser.add_argument("--match-record", type=Path, default=None,
                         help="--steps from this training_record.json (the twin's equal token budget)")
-    parser.add_argument("--anneal-fraction", type=float, default=0.1)
+    parser.add_argument("--layout", choices=("block-causal", "full"), default="block-causal",
+                        help="attention of the diffusion adapter: causal context + bidirectional span, or full")
+    parser.add_argument("--anneal-fraction", type=float, default=None,
+                        help="share of the run over which attention opens (default 0.3 block-causal, 0.1 full)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--eval-stride", type=int, default=3)
