@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from engine import strategies
+from engine import healing, strategies
 from engine.config import EngineConfig
 from engine.context_store import ContextStore
-from engine.layout import Layout, completion, heal
+from engine.layout import Layout, completion, ends_line_at_once, heal
 from engine.params import DenoiseParams
 from engine.request import RequestStatus, SpanRequest
 from engine.runner import Runner
@@ -66,7 +66,8 @@ class Engine:
         self.max_positions = self.runner.loaded.args.max_position_embeddings
         self.contexts = ContextStore(self.config.reuse_documents, self.config.min_reused_tokens)
         self.graph_step = None  # a single request's cached steps at static shapes, replayed on CUDA
-        if self.runner.device.type == "cuda" and self.config.cuda_graphs:
+        block_causal = self.runner.loaded.args.attention_layout == "block-causal"
+        if self.runner.device.type == "cuda" and self.config.cuda_graphs and not block_causal:
             from engine.cuda_graphs import CudaGraphStep
 
             c = self.config
@@ -201,15 +202,17 @@ class Engine:
         return cache, reuse
 
     def _advance(self, row: Row, logits: torch.Tensor) -> None:
-        """Apply the layout's line rules to one row's span logits (1, L, V) and take one step."""
-        request, params, span_len = row.request, row.request.params, row.state.span.shape[-1]
-        if row.layout.lead:  # the span begins with the prefix's newline (engine/layout.py)
-            logits[:, 0] = logits[:, 0].masked_fill(~self.newline_first, float("-inf"))
-        if params.mode == "single" and row.layout.lead and span_len > 1:
-            # The line asked for is not blank: its first token may not break the line.
-            logits[:, 1] = logits[:, 1].masked_fill(self.newline_first, float("-inf"))
+        """Make one row's span begin with the healed lead (engine/layout.py, engine/healing.py) and take
+        one step; logits (1, L, V). A single line at a line start may not stay blank."""
+        request, params, lead = row.request, row.request.params, row.layout.lead
+        steps_left = params.steps - row.state.steps_done - 1
+        if lead:
+            blank_rule = self.newline_first if params.mode == "single" and row.layout.line_start else None
+            healing.constrain_span(logits, row.state, lead, self.vocabulary, steps_left == 0, blank_rule)
+        before = row.state
         row.state = strategies.denoise_step(logits, row.state, params, self.special.pad, self.special.mask,
                                             row.banned, row.generator)
+        row.state = healing.keep_lead(before, row.state, lead, self.vocabulary, self.special.pad, steps_left)
         request.num_masked, request.steps_done = row.state.num_masked, row.state.steps_done
 
     def _finish(self, rows: list[Row]) -> None:
@@ -221,11 +224,16 @@ class Engine:
                 request.span_ids = row.state.span[0].tolist()
                 text = self.tokenizer.decode(request.span_ids)
                 request.text = completion(text, row.layout, request.params.mode)
+                request.ended_line = ends_line_at_once(text, row.layout)
             request.status = RequestStatus.FINISHED
 
     @functools.cached_property
     def newline_first(self) -> torch.Tensor:
         return newline_first_mask(self.tokenizer, self.runner.loaded.args.vocab_size, self.runner.device)
+
+    @functools.cached_property
+    def vocabulary(self) -> healing.Vocabulary:
+        return healing.Vocabulary(self.tokenizer.token_texts(self.runner.loaded.args.vocab_size), self.runner.device)
 
     def _tokenize(self, request: SpanRequest) -> Layout:
         prompt = self.runner.loaded.prompt
@@ -241,10 +249,10 @@ def newline_first_mask(tokenizer, vocab_size: int, device: torch.device) -> torc
 
 
 def fit_context(request: SpanRequest, tokenizer, config: EngineConfig, room: int, suffix: bool = True) -> Layout:
-    """Heal the line breaks (engine/layout.py) and cut request's prefix/suffix ids to `room` positions:
-    the suffix gets at most a quarter and max_suffix_tokens, the prefix the rest up to max_prefix_tokens
-    (its end kept). suffix=False leaves the suffix out (a prefix-only model)."""
-    layout = heal(request.prefix, request.suffix)
+    """Heal the cursor (engine/layout.py; params.heal_cursor) and cut request's prefix/suffix ids to
+    `room` positions: the suffix gets at most a quarter and max_suffix_tokens, the prefix the rest up to
+    max_prefix_tokens (its end kept). suffix=False leaves the suffix out (a prefix-only model)."""
+    layout = heal(request.prefix, request.suffix, request.params.heal_cursor)
     if suffix:
         request.suffix_ids = tokenizer.encode(layout.suffix)[: min(config.max_suffix_tokens, room // 4)]
     prefix_budget = min(config.max_prefix_tokens, room - len(request.suffix_ids))
