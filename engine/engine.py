@@ -20,7 +20,7 @@ import torch
 from engine import healing, strategies
 from engine.config import EngineConfig
 from engine.context_store import ContextStore
-from engine.layout import Layout, completion, ends_line_at_once, heal
+from engine.layout import Layout, body, completion, ends_line_at_once, heal
 from engine.params import DenoiseParams
 from engine.request import RequestStatus, SpanRequest
 from engine.runner import Runner
@@ -213,7 +213,17 @@ class Engine:
         row.state = strategies.denoise_step(logits, row.state, params, self.special.pad, self.special.mask,
                                             row.banned, row.generator)
         row.state = healing.keep_lead(before, row.state, lead, self.vocabulary, self.special.pad, steps_left)
+        if params.mode == "single" and not params.remask and self._line_settled(row):
+            row.state = strategies.seal(row.state, self.special.pad)
         request.num_masked, request.steps_done = row.state.num_masked, row.state.steps_done
+
+    def _line_settled(self, row: Row) -> bool:
+        """Single-line mode: the span's text is committed up to its first line break, so no later step
+        can change what the caller gets (the completion is cut there)."""
+        masked = row.state.masked[0]  # (L,)
+        committed = int(masked.int().argmax()) if row.state.num_masked else masked.numel()
+        text = self.tokenizer.decode(row.state.span[0, :committed].tolist())
+        return text.startswith(row.layout.lead) and "\n" in body(text, row.layout)
 
     def _finish(self, rows: list[Row]) -> None:
         for row in rows:

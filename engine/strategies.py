@@ -128,3 +128,10 @@ def denoise_step(
         remask_left, num_remasked = remask_left - taken, num_remasked + taken
     return DenoiseState(new_span, new_masked, int(new_masked.sum()), state.steps_done + 1, length,
                         remask_left, num_remasked)
+
+
+def seal(state: DenoiseState, pad_id: int) -> DenoiseState:
+    """End the denoising: every slot still masked becomes pad (the text is settled before them)."""
+    span = state.span.masked_fill(state.masked, pad_id)
+    return DenoiseState(span, torch.zeros_like(state.masked), 0, state.steps_done, state.length,
+                        state.remask_left, state.num_remasked)

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> dict:
     shape = dict(SMOKE if args.smoke else (GPU if args.device.startswith("cuda") else CPU))
     if args.seq_len:
         shape["seq_len"] = args.seq_len
+    if args.checkpoint_every:
+        shape["checkpoint_every"] = args.checkpoint_every
     if args.steps:  # a step budget (the twin's equal token budget) instead of a time budget
         shape["max_steps"] = args.steps
     config = TrainConfig(
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="after the diffusion adapter, train the twin for as many steps into this folder")
     parser.add_argument("--steps", type=int, default=None, help="a step budget instead of --minutes")
     parser.add_argument("--seq-len", type=int, default=None, help="training sequence length (default by device)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
     parser.add_argument("--match-record", type=Path, default=None,
                         help="--steps from this training_record.json (the twin's equal token budget)")
     parser.add_argument("--layout", choices=("block-causal", "full"), default="block-causal",

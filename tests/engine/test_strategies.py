@@ -247,3 +247,21 @@ def test_gumbel_noise_is_finite_and_sampling_never_picks_a_banned_id():
     tokens, _, _ = sampler.propose(logits, torch.full((1, 64), MASK), torch.ones((1, 64), dtype=torch.bool),
                                    PAD, BANNED, 1.0, torch.Generator().manual_seed(0))
     assert not torch.isin(tokens, BANNED).any() and len(set(tokens[0].tolist())) > 5
+
+
+def test_a_settled_single_line_ends_the_denoising(random_model_dir, monkeypatch):
+    engine = Engine(EngineConfig(model_dir=random_model_dir))
+    word, newline = engine.tokenizer.encode("x"), engine.tokenizer.encode("\n")
+    assert len(word) == 1 and len(newline) == 1
+
+    def sure_of_a_line(ids, start, length, *args):
+        logits = torch.zeros(ids.shape[0], length, engine.runner.loaded.args.vocab_size)  # (B, L, V)
+        logits[:, 0, word[0]] = logits[:, 1, newline[0]] = 30.0
+        return logits
+
+    monkeypatch.setattr(engine.runner, "span_logits", sure_of_a_line)
+    for mode in ("single", "multi"):
+        params = DenoiseParams(steps=8, span_tokens=8, strategy="threshold", mode=mode, heal_cursor=False)
+        request = engine.infill("y = 1\nz = ", "\n", params)
+        assert request.text.startswith("x")
+        assert (request.steps_done == 1) == (mode == "single"), (mode, request.steps_done)
