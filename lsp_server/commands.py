@@ -1,5 +1,5 @@
-"""Accept / reject feedback and the stipple.status command. Counters stay in this process; nothing
-is sent anywhere.
+"""Accept / reject feedback, the stipple.status command, and stipple.workspaceContext (what workspace
+context a cursor gets: a debugging aid). Counters stay in this process; nothing is sent anywhere.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 log = logging.getLogger("stipple.commands")
 
 ACCEPT, REJECT, STATUS = "stipple.accept", "stipple.reject", "stipple.status"
+WORKSPACE_CONTEXT = "stipple.workspaceContext"
 
 
 @dataclass
@@ -57,3 +58,15 @@ def register(server) -> None:
         model = ls.bridge.engine.config.model_dir if ls.bridge.ready else None
         return {"ready": ls.bridge.ready, "model": str(model) if model else None, "error": ls.bridge.error,
                 "counters": ls.counters.as_dict(), "settings": dataclasses.asdict(ls.settings)}
+
+    @server.command(WORKSPACE_CONTEXT)
+    def workspace_context(ls, *args: object) -> dict:
+        """Arguments: uri, {"line", "character"} (the negotiated encoding). Retrieval only, no model."""
+        uri, position = args[0], args[1] if len(args) > 1 else {}
+        doc = ls.documents.get(uri)
+        if doc is None or not isinstance(position, dict):
+            return {"error": f"unknown document {uri}" if doc is None else "expected a position"}
+        retrieved = ls.workspace_context(doc, doc.offset_at(int(position.get("line", 0)),
+                                                            int(position.get("character", 0))))
+        return {"indexedFiles": len(ls.workspace_index.index), "ready": ls.workspace_index.ready,
+                "block": retrieved.block, "files": retrieved.files, "names": retrieved.names}

@@ -31,6 +31,11 @@ def register(server: StippleServer) -> None:
     @server.feature(types.INITIALIZED)
     def initialized(ls: StippleServer, params: types.InitializedParams) -> None:
         ls.start_loading()
+        ls.start_indexing()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_workspace_folders(ls: StippleServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        ls.start_indexing()  # pygls has updated ls.workspace.folders
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: StippleServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -45,12 +50,16 @@ def register(server: StippleServer) -> None:
         ls.bridge.cancel(doc.uri)  # whatever is in flight is about an older version
         for change in params.content_changes:
             doc.apply_change(change, params.text_document.version)
+        last = params.content_changes[-1] if params.content_changes else None
+        if getattr(last, "range", None) is not None:  # remembered as a recent edit for other files' cursors
+            ls.workspace_index.edited(doc.uri, last.range.start.line)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: StippleServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.bridge.forget(params.text_document.uri)
         ls.documents.pop(params.text_document.uri, None)
         ls.shown.pop(params.text_document.uri, None)
+        ls.workspace_index.forget(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: StippleServer, params: types.DidChangeConfigurationParams) -> None:
@@ -86,6 +95,7 @@ def register(server: StippleServer) -> None:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: StippleServer, params: None) -> None:
         ls.bridge.shutdown()
+        ls.workspace_index.stop()
 
 
 async def safely(ls: StippleServer, uri: str, position: types.Position):

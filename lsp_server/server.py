@@ -18,13 +18,16 @@ from lsp_server.commands import Counters
 from lsp_server.documents import Document
 from lsp_server.languages import language_for
 from lsp_server.protocol import StippleProtocol
-from lsp_server.settings import Settings
+from lsp_server.settings import WORKSPACE_FIELDS, Settings
 from lsp_server.spans import METHOD as SPANS_METHOD
 from lsp_server.spans import RequestSpans
+from lsp_server.workspace.service import WorkspaceService, uri_path
 
 log = logging.getLogger("stipple.server")
+workspace_log = logging.getLogger("stipple.workspace")
 completion_log = logging.getLogger("stipple.completion")
 VERSION = "0.1.0"
+PROGRESS_MIN_FILES = 500  # a first indexing of this many files reports $/progress
 
 
 @dataclass
@@ -49,6 +52,8 @@ class StippleServer(LanguageServer):
         self.tickets: dict[str, int] = {}  # uri -> latest request number, for debounce
         self.shown: dict[str, typed_through.Shown] = {}  # uri -> last suggestion offered
         self.loading: asyncio.Task | None = None
+        self.workspace_index = WorkspaceService()  # other files' definitions (lsp_server/workspace/)
+        self.indexing: asyncio.Task | None = None
         self.emit_spans = False  # `stipple serve --spans`: send stipple/spans after each completion request
 
     def report_server_error(self, error: Exception, source: object) -> None:
@@ -60,11 +65,16 @@ class StippleServer(LanguageServer):
         return str(getattr(self.workspace.position_encoding, "value", self.workspace.position_encoding))
 
     def apply_settings(self, data: object) -> bool:
-        """Merge data into the settings; True when the engine must be reloaded."""
+        """Merge data into the settings; True when the engine must be reloaded. The workspace is
+        re-indexed when its settings change after it started."""
         new, problems = self.settings.updated(data)
         for problem in problems:
             self.show(types.MessageType.Warning, f"stipple: ignoring setting {problem}")
+        reindex = self.indexing is not None and any(getattr(new, name) != getattr(self.settings, name)
+                                                    for name in WORKSPACE_FIELDS)
         reload, self.settings = new.needs_reload(self.settings), new
+        if reindex:
+            self.start_indexing()
         logging.getLogger("stipple").setLevel(self.settings.log_level.upper())
         return reload
 
@@ -78,18 +88,10 @@ class StippleServer(LanguageServer):
 
     async def load_model(self) -> None:
         """Load the engine with work-done progress; on failure tell the user why, and stay up."""
-        name, token = self.settings.model or "the embedded default model", f"stipple-load-{uuid.uuid4().hex}"
-        progress = bool(getattr(getattr(self.client_capabilities, "window", None), "work_done_progress", False))
-        if progress:
-            try:
-                await self.work_done_progress.create_async(token)
-                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
-                    title="stipple", message=f"loading {name}", cancellable=False))
-            except Exception as exc:  # a client that refuses progress still gets a model
-                log.warning("no work-done progress: %s", exc)
-                progress = False
+        name = self.settings.model or "the embedded default model"
+        token = await self.begin_progress(f"loading {name}")
         await self.bridge.load(self.settings)
-        if progress:
+        if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(
                 message="model ready" if self.bridge.ready else "model failed to load"))
         if self.bridge.error:
@@ -102,6 +104,61 @@ class StippleServer(LanguageServer):
         if self.loading is not None and not self.loading.done():
             self.loading.cancel()
         self.loading = asyncio.get_running_loop().create_task(self.load_model())
+
+    def workspace_roots(self) -> list[str]:
+        folders = [uri_path(folder.uri) for folder in self.workspace.folders.values()]
+        return [path for path in folders if path] or ([self.workspace.root_path] if self.workspace.root_path else [])
+
+    def start_indexing(self) -> None:
+        """(Re)index the workspace folders in the background, then watch them (workspace_context on)."""
+        if self.indexing is not None and not self.indexing.done():
+            self.indexing.cancel()
+        self.workspace_index.configure([], ())
+        if self.settings.workspace_context and self.workspace_roots():
+            self.workspace_index.configure(self.workspace_roots(), self.settings.workspace_exclude)
+        self.indexing = asyncio.get_running_loop().create_task(self.index_workspace())
+
+    async def index_workspace(self) -> None:
+        """The first indexing off the event loop, with work-done progress for a large workspace."""
+        service = self.workspace_index
+        if not service.index.rules:
+            return
+        paths = await asyncio.to_thread(service.index.list_files)
+        token = await self.begin_progress("indexing the workspace") if len(paths) >= PROGRESS_MIN_FILES else None
+        loop = asyncio.get_running_loop()
+
+        def report(done: int, total: int) -> None:
+            if token is not None:
+                loop.call_soon_threadsafe(self.work_done_progress.report, token, types.WorkDoneProgressReport(
+                    message=f"{done}/{total} files", percentage=100 * done // max(total, 1)))
+
+        try:
+            count = await asyncio.to_thread(service.scan, report, paths)
+        except Exception:  # completions go on with the current file only
+            workspace_log.exception("workspace indexing failed")
+            count = 0
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{count} files indexed"))
+
+    async def begin_progress(self, message: str) -> str | None:
+        """A work-done progress token, begun; None when the client does not take progress."""
+        if not getattr(getattr(self.client_capabilities, "window", None), "work_done_progress", False):
+            return None
+        token = f"stipple-{uuid.uuid4().hex}"
+        try:
+            await self.work_done_progress.create_async(token)
+            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
+                title="stipple", message=message, cancellable=False))
+        except Exception as exc:
+            log.warning("no work-done progress: %s", exc)
+            return None
+        return token
+
+    def workspace_context(self, doc: Document, offset: int):
+        """Other files' definitions for the cursor (lsp_server.workspace.retrieval.Retrieved)."""
+        settings = self.settings
+        budget = int(settings.workspace_budget_share * settings.max_prefix_tokens) if settings.workspace_context else 0
+        return self.workspace_index.context_for(doc, offset, budget, self.documents)
 
     async def suggest(self, uri: str, position: types.Position, spans: RequestSpans | None = None
                       ) -> Suggestion | None:
@@ -140,8 +197,13 @@ class StippleServer(LanguageServer):
             self.counters.cancelled += 1
             spans.outcome = "debounced"
             return None
+        with spans.stage("workspace"):
+            retrieved = self.workspace_context(doc, offset)
         with spans.stage("plan"):
-            plan = span.build_plan(ctx, settings, self.bridge.count_tokens, self.bridge.engine.max_positions)
+            plan = span.build_plan(ctx, settings, self.bridge.count_tokens, self.bridge.engine.max_positions,
+                                   retrieved.block)
+        spans.workspace_chars = plan.preamble_chars
+        spans.workspace_files = retrieved.files if plan.preamble_chars else []
         spans.span_tokens, spans.steps = plan.span_tokens, plan.steps
         spans.prefix_chars, spans.suffix_chars = len(plan.prefix), len(plan.suffix)
         result = await self.bridge.complete(uri, plan)

@@ -65,6 +65,13 @@ class Settings:
     heal_cursor: bool = True
     """Token healing at the cursor: the model sees the prefix up to its last whole pre-token and writes
     that piece back first (a trailing space, half a word, an open bracket); false: the rule before it."""
+    workspace_context: bool = True
+    """Put definitions from other workspace files (and recent edits of other open files) that the code
+    near the cursor names before the prefix (lsp_server/workspace/)."""
+    workspace_budget_share: float = 0.25
+    """The share of max_prefix_tokens that workspace context may take (0 turns it off)."""
+    workspace_exclude: list[str] = field(default_factory=list)
+    """Extra gitignore-style globs of workspace paths never indexed ("docs/**", "*_generated.py")."""
     completer: str = "diffusion"
     """"diffusion" (the masked-diffusion engine), "ar-fim" (an autoregressive fill-in-the-middle model
     such as smollm2-ar-fim, greedy with a KV cache) or "ar-prefix" (a next-token model from the prefix
@@ -106,8 +113,10 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
     "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
     "strategy": (str,), "threshold": (float, int), "reuse_context": (bool,),
-    "heal_cursor": (bool,),
+    "heal_cursor": (bool,), "workspace_context": (bool,), "workspace_budget_share": (float, int),
+    "workspace_exclude": (list,),
 }
+WORKSPACE_FIELDS = ("workspace_context", "workspace_exclude")  # changing one of these re-indexes
 
 
 def _check(name: str, value: Any) -> str | None:
@@ -129,6 +138,10 @@ def _check(name: str, value: Any) -> str | None:
         return f"must be one of {', '.join(COMPLETERS)}"
     if name == "log_level" and value.lower() not in LOG_LEVELS:
         return f"must be one of {', '.join(LOG_LEVELS)}"
+    if name == "workspace_budget_share" and not 0 <= value <= 0.9:
+        return "must be in [0, 0.9]"
+    if name == "workspace_exclude" and not all(isinstance(v, str) for v in value):
+        return "must be a list of glob strings"
     if name == "languages" and not all(isinstance(v, bool) for v in value.values()):
         return "values must be true or false"
     return None

@@ -15,6 +15,7 @@ from lsp_server.settings import Settings
 
 # Mask slots by why the mode was chosen: a block header or empty body usually wants a body, a blank
 # line a statement or two, code on the line the rest of one line.
+PREAMBLE_MARGIN = 4
 SPAN_TOKENS = {"after code": 24, "blank line": 48, "before closer": 48, "block header": 64, "empty body": 64}
 
 
@@ -40,6 +41,8 @@ class SpanPlan:
     """Reuse the document's context keys/values from its previous request."""
     heal_cursor: bool = True
     """Token healing: the prefix's last pre-token moves into the span (engine/layout.py)."""
+    preamble_chars: int = 0
+    """Characters at the start of prefix that are workspace context, not the document's own code."""
 
 
 def choose_span_tokens(ctx: CursorContext, max_span_tokens: int) -> int:
@@ -61,7 +64,9 @@ def keep_lines(lines: list[str], count: Callable[[str], int], budget: int) -> in
 
 
 def build_plan(ctx: CursorContext, settings: Settings, count: Callable[[str], int],
-               max_positions: int) -> SpanPlan:
+               max_positions: int, preamble: str = "") -> SpanPlan:
+    """The plan for ctx; preamble (workspace context) goes first in the prefix and takes its tokens from
+    the prefix budget, or is left out when it would leave the document's own code less than it takes."""
     span = choose_span_tokens(ctx, settings.max_span_tokens)
     total = max(0, max_positions - span - 1)
     suffix_lines = ctx.suffix.split("\n")
@@ -69,12 +74,17 @@ def build_plan(ctx: CursorContext, settings: Settings, count: Callable[[str], in
     suffix = "\n".join(suffix_lines[:suffix_kept]) + ("\n" if suffix_kept < len(suffix_lines) else "")
     suffix = suffix if settings.max_suffix_tokens else ""
     used = count(suffix) if suffix else 0
+    prefix_budget = min(settings.max_prefix_tokens, total - used)
+    preamble_tokens = count(preamble) if preamble else 0
+    if preamble_tokens and 2 * preamble_tokens > prefix_budget:
+        preamble, preamble_tokens = "", 0
     prefix_lines = ctx.prefix.split("\n")[::-1]  # nearest first; [0] is the cursor line's prefix
-    prefix_kept = keep_lines(prefix_lines, count, min(settings.max_prefix_tokens, total - used))
+    margin = PREAMBLE_MARGIN if preamble else 0  # tokens may merge differently across the seam
+    prefix_kept = keep_lines(prefix_lines, count, prefix_budget - preamble_tokens - margin)
     kept = prefix_lines[:prefix_kept][::-1]
     if prefix_kept < len(prefix_lines) and prefix_kept - 1 > ctx.scope_lines_before:
         outside = len(kept) - 1 - ctx.scope_lines_before  # lines above the scope, in kept order
         top_level = [i for i in range(outside) if kept[i].strip() and not leading_whitespace(kept[i])]
         kept = kept[top_level[0] if top_level else outside:]  # no fragment of an outer definition
-    return SpanPlan("\n".join(kept), suffix, ctx.mode, span, settings.steps, settings.strategy,
-                    settings.threshold, settings.reuse_context, settings.heal_cursor)
+    return SpanPlan(preamble + "\n".join(kept), suffix, ctx.mode, span, settings.steps, settings.strategy,
+                    settings.threshold, settings.reuse_context, settings.heal_cursor, len(preamble))

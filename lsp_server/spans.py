@@ -9,14 +9,16 @@ notification. Params of `stipple/spans`:
      "outcome": "offered" | "typed_through" | "empty" | "skipped" | "not_ready" | "debounced" | "cancelled"
                 | "stale" | "error",
      "mode": "single" | "multi" | "skip" | null, "reason": "after code" | ...,
-     "stages": {"context": ms, "debounce": ms, "plan": ms, "queue": ms, "tokenize": ms, "prefill": ms,
+     "stages": {"context": ms, "debounce": ms, "workspace": ms, "plan": ms, "queue": ms, "tokenize": ms, "prefill": ms,
                 "denoise": ms, "detokenize": ms, "postprocess": ms},
      "stepsMs": [ms per denoising step, the first one being "prefill"], "totalMs": ms,
      "spanTokens": mask slots, "steps": K asked, "stepsDone": steps run, "generatedTokens": tokens
      in the completion, "prefixChars": n, "suffixChars": n, "reusedTokens": context positions served
-     from the document's previous request, "batchSize": requests sharing the forward passes}
+     from the document's previous request, "batchSize": requests sharing the forward passes,
+     "workspaceChars": characters of workspace context at the start of the prefix, "workspaceFiles": [paths]}
 
 Stages: context = tree-sitter cursor context; debounce = the settings' wait (cancel-previous);
+workspace = retrieving other files' definitions (lsp_server/workspace/);
 plan = windowing the prefix/suffix by tokens; queue = waiting for the engine's worker thread;
 tokenize / detokenize = the engine's own; prefill = the first denoising step, which runs the whole
 sequence and fills the context cache; denoise = the remaining steps; postprocess = trimming the text.
@@ -70,6 +72,10 @@ class RequestSpans:
     """Context positions whose keys/values came from the document's previous request."""
     batch_size: int = 0
     """Requests that shared the forward passes (0: the engine never ran)."""
+    workspace_chars: int = 0
+    """Characters of workspace context before the prefix (included in prefix_chars)."""
+    workspace_files: list[str] = field(default_factory=list)
+    """The workspace files that context came from, as its header comments name them."""
     started: float = field(default_factory=time.perf_counter)
 
     def stage(self, name: str) -> AbstractContextManager[None]:
@@ -87,4 +93,5 @@ class RequestSpans:
                 "spanTokens": self.span_tokens, "steps": self.steps, "stepsDone": self.steps_done,
                 "generatedTokens": self.generated_tokens, "prefixChars": self.prefix_chars,
                 "suffixChars": self.suffix_chars, "reusedTokens": self.reused_tokens,
-                "batchSize": self.batch_size}
+                "batchSize": self.batch_size, "workspaceChars": self.workspace_chars,
+                "workspaceFiles": self.workspace_files}

@@ -58,13 +58,14 @@ def verdict(text: str, ended_line: bool, ctx: CursorContext) -> Verdict:
 
 
 def complete_at(engine: Any, doc: Document, offset: int, settings: Settings, mode: str | None = None,
-                span_tokens: int | None = None) -> Verdict:
+                span_tokens: int | None = None, preamble: str = "") -> Verdict:
     """The whole path for one cursor with the engine called directly (`stipple complete`); mode and
-    span_tokens, when given, override the plan's."""
+    span_tokens, when given, override the plan's; preamble is workspace context (span.build_plan)."""
     ctx = cursor_context(doc, offset, settings)
     if ctx.skip:
         return Verdict(None, "skipped", ctx.reason)
-    plan = span.build_plan(ctx, settings, lambda text: len(engine.tokenizer.encode(text)), engine.max_positions)
+    plan = span.build_plan(ctx, settings, lambda text: len(engine.tokenizer.encode(text)), engine.max_positions,
+                           preamble)
     if mode is not None:
         ctx, plan = dataclasses.replace(ctx, mode=mode), dataclasses.replace(plan, mode=mode)
     if span_tokens is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-STAGES = ("context", "debounce", "plan", "queue", "tokenize", "prefill", "denoise", "detokenize", "postprocess")
+STAGES = ("context", "debounce", "workspace", "plan", "queue", "tokenize", "prefill", "denoise", "detokenize", "postprocess")
 
 
 def percentile(values: list[float], q: float) -> float:

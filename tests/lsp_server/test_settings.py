@@ -62,3 +62,17 @@ def test_sampler_settings():
     assert (new.strategy, new.threshold, new.reuse_context, problems) == ("threshold", 0.7, False, [])
     new, problems = Settings().updated({"strategy": "fastest", "threshold": 1.5, "reuseContext": "yes"})
     assert new == Settings() and len(problems) == 3
+
+
+@pytest.mark.parametrize("data, problems, expected", [
+    ({"workspaceContext": False}, 0, {"workspace_context": False}),
+    ({"workspaceBudgetShare": 0.4, "workspaceExclude": ["docs/**"]}, 0,
+     {"workspace_budget_share": 0.4, "workspace_exclude": ["docs/**"]}),
+    ({"workspaceBudgetShare": 1.5}, 1, {"workspace_budget_share": 0.25}),
+    ({"workspaceExclude": "docs/**"}, 1, {"workspace_exclude": []}),
+    ({"workspaceExclude": [3]}, 1, {"workspace_exclude": []}),
+])
+def test_workspace_settings(data: dict, problems: int, expected: dict):
+    settings, found = Settings().updated(data)
+    assert len(found) == problems
+    assert {name: getattr(settings, name) for name in expected} == expected

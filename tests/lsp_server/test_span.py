@@ -45,3 +45,15 @@ def test_prefix_starts_at_a_top_level_line_outside_the_scope():
                         scope_lines_before=2)
     plan = build_plan(ctx, Settings(max_prefix_tokens=300), count_chars, 4096)
     assert plan.prefix.startswith("def second():")
+
+
+@pytest.mark.parametrize("preamble, kept", [
+    ("# geo.py\ndef area(r): ...\n\n", True),  # fits: first, and the document's code gets the rest
+    ("# geo.py\n" + "x = 1\n" * 40, False),  # over half the budget: left out, the document's code wins
+])
+def test_preamble_goes_first_within_the_prefix_budget(preamble: str, kept: bool):
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(100)) + "x = "
+    ctx = CursorContext("single", "after code", prefix=prefix, suffix="\n", line_prefix="x = ")
+    plan = build_plan(ctx, Settings(max_prefix_tokens=200, max_suffix_tokens=60), count_chars, 4096, preamble)
+    assert plan.prefix.endswith("line_99 = 99\nx = ") and len(plan.prefix) <= 200
+    assert plan.prefix.startswith(preamble) == kept and plan.preamble_chars == (len(preamble) if kept else 0)
