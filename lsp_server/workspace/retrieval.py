@@ -77,6 +77,9 @@ class Query:
     """Recently edited regions of other open documents, newest first."""
     previous: frozenset = frozenset()
     """Keys this document's previous request chose (kept unless something clearly better comes)."""
+    usage: dict[str, int] = field(default_factory=dict)
+    """How often each identifier occurs in the document (may be a few edits old): of the names it
+    imports, the ones it uses most come first."""
 
 
 @dataclass
@@ -111,6 +114,14 @@ class Retrieved:
     """Names of the definitions in the block."""
     candidates: int = 0
     """Snippets considered."""
+
+
+def usage_counts(text: str) -> dict[str, int]:
+    """Identifier -> occurrences in text."""
+    counts: dict[str, int] = {}
+    for name in IDENTIFIER.findall(text):
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def estimate_tokens(text: str) -> int:
@@ -162,8 +173,9 @@ def retrieve(index: WorkspaceIndex, query: Query) -> Retrieved:
         imported_files |= files
         if imp.alias:
             aliases[imp.alias] = files
-        for name in imp.names:
-            weights[name] = max(weights.get(name, 0.0), IMPORTED_NAME)
+        for name in imp.names:  # the import line itself counts once
+            used = min(1.0, 0.3 + 0.1 * max(0, query.usage.get(name, 1) - 1))
+            weights[name] = max(weights.get(name, 0.0), IMPORTED_NAME * used)
     qualified = {(a, b) for a, b in QUALIFIED.findall(query.text[max(0, query.offset - 2000):query.offset + 200])}
     typed = WORD_AT_END.search(query.text[max(0, query.offset - 200):query.offset])
     owner, word = (typed.group(1), typed.group(2) or "") if typed else (None, "")

@@ -15,13 +15,14 @@ from lsp_server.documents import Document
 from lsp_server.workspace.files import FileRules
 from lsp_server.workspace.index import WorkspaceIndex
 from lsp_server.workspace.outline import Outline, outline
-from lsp_server.workspace.retrieval import Query, RecentEdit, Retrieved, retrieve
+from lsp_server.workspace.retrieval import Query, RecentEdit, Retrieved, retrieve, usage_counts
 from lsp_server.workspace.watcher import IndexWatcher
 
 log = logging.getLogger("stipple.workspace")
 
 RECENT_DOCUMENTS = 8  # open documents whose last edit is remembered
 RECENT_LINES = (2, 4)  # lines shown before and after an edit
+USAGE_EVERY = 50  # document versions between two counts of its identifiers
 
 
 def uri_path(uri: str) -> str:
@@ -36,6 +37,7 @@ class WorkspaceService:
         self.previous: dict[str, frozenset] = {}  # uri -> keys chosen last time
         self.edits: OrderedDict[str, int] = OrderedDict()  # uri -> row of its latest edit, newest last
         self._outlines: dict[str, tuple[int, Outline]] = {}  # uri -> (version, outline)
+        self._usage: dict[str, tuple[int, dict[str, int]]] = {}  # uri -> (version, identifier counts)
 
     def configure(self, roots: Iterable[str], exclude: Iterable[str] = ()) -> None:
         """A fresh, empty index over roots (the watcher of the old one is stopped)."""
@@ -64,7 +66,7 @@ class WorkspaceService:
             self.edits.popitem(last=False)
 
     def forget(self, uri: str) -> None:
-        for table in (self.previous, self.edits, self._outlines):
+        for table in (self.previous, self.edits, self._outlines, self._usage):
             table.pop(uri, None)
 
     def outline_of(self, doc: Document) -> Outline | None:
@@ -77,6 +79,13 @@ class WorkspaceService:
                 doc.tree.root_node, doc.text.encode("utf-8"), doc.language.name))
         return cached[1]
 
+    def usage_of(self, doc: Document) -> dict[str, int]:
+        """Identifier counts of the document, recounted every USAGE_EVERY versions (they drift slowly)."""
+        cached = self._usage.get(doc.uri)
+        if cached is None or not 0 <= doc.version - cached[0] < USAGE_EVERY:
+            cached = self._usage[doc.uri] = (doc.version, usage_counts(doc.text))
+        return cached[1]
+
     def context_for(self, doc: Document, offset: int, budget_tokens: int,
                     documents: Mapping[str, Document]) -> Retrieved:
         """The block of other files' definitions for the cursor at offset in doc."""
@@ -85,7 +94,8 @@ class WorkspaceService:
         others = {uri_path(uri): other for uri, other in documents.items() if uri != doc.uri and uri_path(uri)}
         query = Query(uri_path(doc.uri), doc.language.name, doc.text, offset, budget_tokens, self.outline_of(doc),
                       {path: o for path, other in others.items() if (o := self.outline_of(other)) is not None},
-                      self._recent(documents, doc.uri), self.previous.get(doc.uri, frozenset()))
+                      self._recent(documents, doc.uri), self.previous.get(doc.uri, frozenset()),
+                      self.usage_of(doc))
         result = retrieve(self.index, query)
         self.previous[doc.uri] = result.keys
         return result
