@@ -14,6 +14,9 @@ local M = {}
 ---@field reuseContext? boolean reuse the buffer's context from its previous request (default true)
 ---@field completer? "diffusion"|"ar-fim"|"ar-prefix" the autoregressive baselines through the same server
 ---@field maxSpanTokens? integer longest completion, in tokens (default 64)
+---@field workspaceContext? boolean other workspace files' definitions before the prefix (default true)
+---@field workspaceBudgetShare? number share of maxPrefixTokens workspace context may take (default 0.25)
+---@field workspaceExclude? string[] extra gitignore-style globs never indexed
 ---@field languages? table<string, boolean> per-language enable, e.g. { go = false }
 ---@field debounceMs? integer   server-side wait before the model starts (default 30)
 ---@field logLevel? "debug"|"info"|"warning"|"error"
