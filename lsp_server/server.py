@@ -89,7 +89,7 @@ class StippleServer(LanguageServer):
     async def load_model(self) -> None:
         """Load the engine with work-done progress; on failure tell the user why, and stay up."""
         name = self.settings.model or "the embedded default model"
-        token = await self.begin_progress(f"loading {name}")
+        token = await self.begin_progress("load", f"loading {name}")
         await self.bridge.load(self.settings)
         if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(
@@ -124,7 +124,8 @@ class StippleServer(LanguageServer):
         if not service.index.rules:
             return
         paths = await asyncio.to_thread(service.index.list_files)
-        token = await self.begin_progress("indexing the workspace") if len(paths) >= PROGRESS_MIN_FILES else None
+        large = len(paths) >= PROGRESS_MIN_FILES
+        token = await self.begin_progress("index", "indexing the workspace") if large else None
         loop = asyncio.get_running_loop()
 
         def report(done: int, total: int) -> None:
@@ -140,11 +141,11 @@ class StippleServer(LanguageServer):
         if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"{count} files indexed"))
 
-    async def begin_progress(self, message: str) -> str | None:
-        """A work-done progress token, begun; None when the client does not take progress."""
+    async def begin_progress(self, kind: str, message: str) -> str | None:
+        """A work-done progress token ("stipple-KIND-..."), begun; None when the client takes no progress."""
         if not getattr(getattr(self.client_capabilities, "window", None), "work_done_progress", False):
             return None
-        token = f"stipple-{uuid.uuid4().hex}"
+        token = f"stipple-{kind}-{uuid.uuid4().hex}"
         try:
             await self.work_done_progress.create_async(token)
             self.work_done_progress.begin(token, types.WorkDoneProgressBegin(

@@ -13,6 +13,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from e2e_helpers import FAST, SERVER, SERVER_ENV, cursor_of, inline, open_doc, wait_ready
+from lsp_server.server import PROGRESS_MIN_FILES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -30,6 +31,9 @@ def workspace(tmp_path_factory) -> Path:
     (root / ".gitignore").write_text("ignored/\n")
     (root / "ignored").mkdir()
     (root / "ignored" / "hidden.py").write_text("def circle_hidden(): pass\n")
+    (root / "many").mkdir()
+    for i in range(PROGRESS_MIN_FILES):  # enough files for $/progress
+        (root / "many" / f"m{i}.py").write_text(f"VALUE_{i} = {i}\n")
     return root
 
 
@@ -65,6 +69,13 @@ async def test_a_name_from_another_file_reaches_the_prompt(client: LanguageClien
     assert result["files"] == ["geometry.py"] and "circle_area" in result["names"]
     assert result["block"].startswith("# geometry.py\ndef circle_area(radius: float) -> float: ...\n")
     assert "circle_hidden" not in result["block"]  # .gitignore holds
+    assert result["indexedFiles"] == PROGRESS_MIN_FILES + 2  # many/, geometry.py, main.py
+    for _ in range(100):  # the end of the progress follows the index being ready
+        reports = [r for token, rs in client.progress_reports.items() for r in rs if "stipple-index" in str(token)]
+        if reports and isinstance(reports[-1], types.WorkDoneProgressEnd):
+            break
+        await asyncio.sleep(0.02)
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and isinstance(reports[-1], types.WorkDoneProgressEnd)
     received.clear()
     items = await inline(client, uri, position)
     for _ in range(50):
