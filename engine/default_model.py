@@ -20,8 +20,9 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 TINY = "stipple-tiny"
 SMOLLM2_DLLM = "smollm2-dllm"
 SMOLLM2_AR_FIM = "smollm2-ar-fim"  # the autoregressive FIM twin of smollm2-dllm (same base, data, budget)
+SMOLLM2_BLOCK = "smollm2-block"  # block-causal diffusion: causal context, bidirectional span (issue 17)
 SMOLLM2_BASE = "smollm2-base"  # the untouched base: the prefix-only baseline (`--completer ar-prefix`)
-ADAPTED = (SMOLLM2_DLLM, SMOLLM2_AR_FIM)
+ADAPTED = (SMOLLM2_BLOCK, SMOLLM2_DLLM, SMOLLM2_AR_FIM)
 DEFAULT_MODEL = TINY  # the adapted base becomes the default when it beats the baseline (issue 3)
 
 log = logging.getLogger("stipple.models")
@@ -92,6 +93,13 @@ def token_role_ids(roles: dict[str, str], tokenizer_json: str) -> dict[str, int]
     return fields
 
 
+def default_name() -> str:
+    """The model used when none is named: $STIPPLE_DEFAULT_MODEL (a name or a directory), else DEFAULT_MODEL.
+
+    The test suite sets it to stipple-tiny, so that protocol and plumbing tests stay fast."""
+    return os.environ.get("STIPPLE_DEFAULT_MODEL") or DEFAULT_MODEL
+
+
 def build_base(name: str = SMOLLM2_BASE) -> Path:
     """The untouched SmolLM2 base as a model directory, converted (once) into the cache."""
     from engine.convert.gguf_llama import convert_smollm2, smollm2_gguf_path
@@ -118,7 +126,7 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
     """A model directory for a shipped model's name, for a folder holding only a SmolLM2 adapter (as
     adapt_default writes one: FOLDER/adapter/adapter_config.json, merged once into the cache under
     the folder's name), or the given path itself (a model directory, even one beside its adapter)."""
-    name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
+    name = str(name_or_path) if name_or_path is not None else default_name()
     if name == TINY:
         return ASSETS / TINY
     if name == SMOLLM2_BASE:

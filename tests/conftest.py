@@ -1,8 +1,13 @@
-"""Shared fixtures: a small tokenizer and random-weight model directories built in a temp folder."""
+"""Shared fixtures: a small tokenizer and random-weight model directories built in a temp folder.
+
+Tests that do not name a model get stipple-tiny (`$STIPPLE_DEFAULT_MODEL`, inherited by the servers
+they start): protocol and plumbing tests stay fast. The real default is tested where it is named.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sysconfig
 from pathlib import Path
@@ -15,6 +20,7 @@ from engine.models import ModelArgs, Transformer
 from engine.train.tokenizer_train import SPECIAL_TOKENS, train_tokenizer
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
+os.environ.setdefault("STIPPLE_DEFAULT_MODEL", "stipple-tiny")
 
 
 def stdlib_texts(max_bytes: int) -> list[str]:

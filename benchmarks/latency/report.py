@@ -2,7 +2,8 @@
 counts of cancelled and stale requests; tokens per second; ratios against the first config.
 
 Latency figures use the final request of each hole (the one whose answer the user sees) when the engine
-ran for it (outcome offered or empty); skipped cursors answer at once and are counted, not timed.
+ran for it (outcome offered or empty, or skipped after the model ended the line at the cursor); cursors
+skipped before the model runs answer at once and are counted, not timed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def latency_row(values: list[float]) -> dict:
 
 
 def timed(samples: list[dict]) -> list[dict]:
-    return [s for s in samples if s["final"] and s["outcome"] in ("offered", "empty")]
+    ran = lambda s: s["outcome"] in ("offered", "empty") or (s["outcome"] == "skipped" and s["steps_ms"])  # noqa: E731
+    return [s for s in samples if s["final"] and ran(s)]
 
 
 def summarize_config(samples: list[dict]) -> dict:
