@@ -38,7 +38,7 @@ def collect_rows(tasks: list[dict], complete, progress: bool) -> list[dict]:
 
 def infill_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
                 span_tokens: int | None, progress: bool, strategy: str = "confidence",
-                threshold: float = 0.9) -> list[dict]:
+                threshold: float = 0.9, block_length: int | None = None) -> list[dict]:
     """Complete every task with engine.infill (any completer), timing each."""
     from engine.layout import heal, heal_middle
     from engine.params import DenoiseParams
@@ -52,7 +52,7 @@ def infill_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
             middle = heal_middle(task["canonical_solution"], heal(task["prompt"], task["suffix"]))
             length = max(1, len(engine.tokenizer.encode(middle)))
         params = DenoiseParams(steps=steps, mode=mode, span_tokens=length, allow_pad=not oracle,
-                               strategy=strategy, threshold=threshold)
+                               strategy=strategy, threshold=threshold, block_length=block_length)
         result = engine.infill(task["prompt"], task["suffix"], params)
         return result.text, result.steps_done
 
@@ -75,11 +75,13 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
     engine = engine_from_args(args)
     model_dir = engine.config.model_dir
     rows = infill_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
-                       progress=not args.quiet, strategy=args.strategy, threshold=args.threshold)
+                       progress=not args.quiet, strategy=args.strategy, threshold=args.threshold,
+                       block_length=args.block_length)
     report = he.evaluate(tasks, rows, workers=args.workers, split=args.split)
     report.update(completer=args.completer, model=str(model_dir), steps=args.steps if diffusion else None,
                   strategy=args.strategy if diffusion else None,
                   threshold=args.threshold if diffusion and args.strategy == "threshold" else None,
+                  block_length=args.block_length if diffusion else None,
                   mode=mode, oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
                   device=str(engine.config.device), dtype=engine.config.dtype, machine=machine_info())
     print(he.format_table(report))
@@ -115,6 +117,8 @@ def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
     p.add_argument("--output", type=Path, default=None, help="JSON report")
     p.add_argument("--completions", type=Path, default=None, help="JSONL of completions")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--block-length", type=int, default=None,
+                   help="semi-autoregressive blocks of this many slots (1 with --steps = span: left to right)")
     p.add_argument("--quiet", action="store_true")
     add_engine_options(p)
     p.set_defaults(func=cmd_humaneval)
