@@ -113,3 +113,23 @@ class Runner:
                               placed=Placement(positions, store), keep=slice(len(context), len(context) + length))
         finally:
             cache.attend_len = None
+
+    @torch.inference_mode()
+    def slot_logits(self, input_ids: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        """Raw logits (R, V) that score token slots[r] of row r, each row a block-causal sequence whose span
+        is that one (masked) slot: an anchor copy of position slots[r] - 1 is appended as the span block's
+        query. input_ids (R, T), slots (R,) >= 1. What token scoring (p(x_i | rest)) reads."""
+        R, T = input_ids.shape
+        device = input_ids.device
+        anchor = slots - 1  # (R,)
+        tokens = torch.cat([input_ids, input_ids.gather(1, anchor[:, None])], 1)  # (R, T + 1)
+        position = torch.cat([torch.arange(T, device=device).expand(R, T), anchor[:, None]], 1)  # (R, T + 1)
+        at = slots[:, None]
+        region = torch.where(position < at, PREFIX, torch.where(position == at, SPAN, SUFFIX))
+        region[:, T] = SPAN
+        is_key = torch.ones_like(position, dtype=torch.bool)
+        is_key[:, T] = False
+        rows = Rows(position, region, position - at, torch.zeros_like(position), is_key)
+        lookahead, suffix_open = openings(self.loaded.args.span_view, 1, T - slots - 1)
+        mask = may_attend(rows, rows, slots + 1, lookahead, suffix_open)[:, None]  # (R, 1, T + 1, T + 1)
+        return self.model(tokens, attn_mask=mask, positions=position, keep=slice(T, T + 1))[:, 0]  # (R, V)

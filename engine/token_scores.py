@@ -73,7 +73,8 @@ def token_probs(engine, ids: list[int], positions: list[int], groups: int | None
     slots = torch.tensor(positions, device=row.device) + end - len(ids)  # (n,)
     n, shift = len(positions), int(runner.loaded.args.shift_logits)
     first, last = int(slots.min()) - shift, int(slots.max()) - shift + 1  # raw logit rows that score them
-    num_rows = min(groups or n, n)
+    block_causal = runner.loaded.args.attention_layout == "block-causal"
+    num_rows = n if block_causal else min(groups or n, n)  # a block-causal span is one slot here: exact only
     group_of = torch.arange(n, device=row.device) % num_rows  # (n,)
     banned = torch.cat([runner.banned_ids, runner.banned_ids.new_tensor([special.pad])])
     original = row[0, slots]  # (n,)
@@ -87,10 +88,12 @@ def token_probs(engine, ids: list[int], positions: list[int], groups: int | None
         masked = group_of[None, :] == rows[:, None]  # (R, n): row r masks the slots of its group
         batch = row.repeat(len(rows), 1)  # (R, T)
         batch[:, slots] = torch.where(masked, special.mask, batch[:, slots])
-        logits = runner.model(batch, keep=slice(first, last))  # (R, last - first, V)
-        probs = torch.softmax(allowed_logits(logits, banned), dim=-1)
         r, j = masked.nonzero(as_tuple=True)  # each masked slot once: (row, slot index)
-        at = probs[r, slots[j] - shift - first]  # (m, V)
+        if block_causal:  # row r masks slot j = g0 + r alone
+            at = torch.softmax(allowed_logits(runner.slot_logits(batch, slots[j]), banned), dim=-1)  # (m, V)
+        else:
+            logits = runner.model(batch, keep=slice(first, last))  # (R, last - first, V)
+            at = torch.softmax(allowed_logits(logits, banned), dim=-1)[r, slots[j] - shift - first]  # (m, V)
         p_orig[j] = at.gather(-1, original[j, None]).squeeze(-1)
         p_best[j], best[j] = at.max(-1)
     return p_orig, best, p_best

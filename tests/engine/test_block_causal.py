@@ -190,3 +190,19 @@ def test_training_smoke_writes_a_block_causal_adapter(random_model_dir, small_co
     assert adapter_config["config"]["attention_layout"] == "block-causal"
     merged = json.loads((tmp_path / "out" / "config.json").read_text())
     assert merged["attention_layout"] == "block-causal" and merged["span_view"] == adapter_config["config"]["span_view"]
+
+
+def test_token_scores_read_a_one_slot_span(open_engine):
+    from engine.token_scores import token_probs
+
+    ids = open_engine.tokenizer.encode(PREFIX_TEXT + SUFFIX_TEXT)
+    sequence, end = open_engine.sequence(ids, 0, [])
+    slot = end - len(ids) + 7
+    masked = torch.tensor([sequence])
+    masked[0, slot] = open_engine.special.mask
+    scored = open_engine.runner.slot_logits(masked, torch.tensor([slot]))  # (1, V)
+    as_span = open_engine.runner.span_logits(masked, slot, 1)  # (1, 1, V): the engine's own step
+    torch.testing.assert_close(scored, as_span[:, 0], rtol=1e-4, atol=1e-4)
+    p_orig, best, p_best = token_probs(open_engine, ids, [3, 7, 9], groups=2)
+    expected = torch.softmax(scored.float(), -1)[0, ids[7]]
+    assert bool((p_best >= p_orig).all()) and abs(float(p_orig[1]) - float(expected)) < 1e-3
