@@ -3,9 +3,9 @@
 Typing one character changes the end of the prefix and nothing before it. The next request of the
 same document then starts with the same tokens, and their keys/values need not be computed again:
 only the positions from the first differing token on are (the prefix's tail, the span, the suffix).
-In a causal model this is exact. Here attention is bidirectional, so the reused keys/values were
-computed while those positions saw the previous request's span and suffix: an approximation of the
-same kind as Fast-dLLM's dual cache, whose quality cost benchmarks/keystroke_reuse.py measures.
+In a causal model, and in the block-causal layout (prefix rows see only the prefix before them), this
+is exact. Under full attention the reused keys/values were computed while those positions saw the
+previous request's span and suffix: an approximation of the same kind as Fast-dLLM's dual cache.
 
 Least recently used documents are dropped beyond `capacity`.
 """
