@@ -150,6 +150,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.serve import cli as deploy_cli
     from lsp_server import cli_bench, cli_eval, cli_models, cli_serve, cli_train
 
     parser = argparse.ArgumentParser(prog="stipple", description=__doc__.splitlines()[0])
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_bench.add_parser(sub)
     cli_models.add_parser(sub)
     cli_bench.add_profile_parser(sub)
+    deploy_cli.add_parser(sub)
     return parser
 
 
