@@ -18,6 +18,7 @@ from lsp_server.commands import Counters
 from lsp_server.documents import Document
 from lsp_server.languages import language_for
 from lsp_server.protocol import StippleProtocol
+from lsp_server.remote import RemoteBridge
 from lsp_server.settings import WORKSPACE_FIELDS, Settings
 from lsp_server.spans import METHOD as SPANS_METHOD
 from lsp_server.spans import RequestSpans
@@ -86,9 +87,18 @@ class StippleServer(LanguageServer):
         self.documents[item.uri] = Document(item.uri, item.language_id, item.version, item.text, self.encoding,
                                             language_for(item.language_id, item.uri))
 
+    def use_backend(self) -> None:
+        """The bridge the `backend` setting names: the engine in-process, or a deployment (lsp_server/remote.py)."""
+        wanted = RemoteBridge if self.settings.backend == "remote" else EngineBridge
+        if not isinstance(self.bridge, wanted):
+            self.bridge.shutdown()
+            self.bridge = wanted()
+
     async def load_model(self) -> None:
         """Load the engine with work-done progress; on failure tell the user why, and stay up."""
-        name = self.settings.model or "the embedded default model"
+        self.use_backend()
+        remote = self.settings.backend == "remote"
+        name = self.settings.remote_url if remote else self.settings.model or "the embedded default model"
         token = await self.begin_progress("load", f"loading {name}")
         await self.bridge.load(self.settings)
         if token is not None:
@@ -96,7 +106,8 @@ class StippleServer(LanguageServer):
                 message="model ready" if self.bridge.ready else "model failed to load"))
         if self.bridge.error:
             self.show(types.MessageType.Error, f"stipple: cannot load {name}: {self.bridge.error}. "
-                      "Completions are off until the 'model' setting names a valid model directory.")
+                      "Completions are off until the " + ("'remoteUrl' setting names a reachable deployment."
+                                                          if remote else "'model' setting names a valid model directory."))
         else:
             log.info("model ready: %s", self.bridge.engine.config.model_dir)
 

@@ -21,7 +21,9 @@ log = logging.getLogger("stipple.settings")
 SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "typescriptreact",
                        "rust", "go")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-RELOAD_FIELDS = ("model", "device", "dtype", "threads", "completer")  # changing one of these reloads the engine
+BACKENDS = ("local", "remote")
+# Changing one of these reloads the engine (or reconnects to the deployment).
+RELOAD_FIELDS = ("model", "device", "dtype", "threads", "completer", "backend", "remote_url")
 
 
 def _default_threads() -> int | None:
@@ -76,6 +78,11 @@ class Settings:
     """"diffusion" (the masked-diffusion engine), "ar-fim" (an autoregressive fill-in-the-middle model
     such as smollm2-ar-fim, greedy with a KV cache) or "ar-prefix" (a next-token model from the prefix
     only, such as smollm2-base): the comparison baselines, served through the same engine interface."""
+    backend: str = "local"
+    """"local" (the engine in this process) or "remote" (a `stipple deploy` deployment at remote_url;
+    $STIPPLE_API_TOKEN is sent as its bearer token)."""
+    remote_url: str = "http://127.0.0.1:8000"
+    """The deployment's base URL for backend "remote" (its /v1/completions and /v1/models)."""
 
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, False)
@@ -114,7 +121,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
     "strategy": (str,), "threshold": (float, int), "reuse_context": (bool,),
     "heal_cursor": (bool,), "workspace_context": (bool,), "workspace_budget_share": (float, int),
-    "workspace_exclude": (list,),
+    "workspace_exclude": (list,), "backend": (str,), "remote_url": (str,),
 }
 WORKSPACE_FIELDS = ("workspace_context", "workspace_exclude")  # changing one of these re-indexes
 
@@ -134,6 +141,10 @@ def _check(name: str, value: Any) -> str | None:
         return "must be in [0, 1]"
     if name == "dtype" and value not in DTYPES:
         return f"must be one of {', '.join(DTYPES)}"
+    if name == "backend" and value not in BACKENDS:
+        return f"must be one of {', '.join(BACKENDS)}"
+    if name == "remote_url" and not re.match(r"https?://[^/\s]+", value):
+        return "must be an http(s):// URL"
     if name == "completer" and value not in COMPLETERS:
         return f"must be one of {', '.join(COMPLETERS)}"
     if name == "log_level" and value.lower() not in LOG_LEVELS:

@@ -17,6 +17,8 @@ local M = {}
 ---@field workspaceContext? boolean other workspace files' definitions before the prefix (default true)
 ---@field workspaceBudgetShare? number share of maxPrefixTokens workspace context may take (default 0.25)
 ---@field workspaceExclude? string[] extra gitignore-style globs never indexed
+---@field backend? "local"|"remote" the engine in the server, or a `stipple deploy` deployment (default "local")
+---@field remoteUrl? string     the deployment's URL for backend "remote" (default "http://127.0.0.1:8000")
 ---@field languages? table<string, boolean> per-language enable, e.g. { go = false }
 ---@field debounceMs? integer   server-side wait before the model starts (default 30)
 ---@field logLevel? "debug"|"info"|"warning"|"error"
