@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,7 +88,7 @@ class Completer:
             if route == ("GET", "/v1/models"):
                 return JSONResponse(api.models_body(self.options.model_name, self._details()))
             if route == ("GET", "/v1/stipple/stats"):
-                return JSONResponse({"replica": str(serve.get_replica_context().replica_id),
+                return JSONResponse({"replica": str(serve.get_replica_context().replica_id), "pid": os.getpid(),
                                      **asdict(self.worker.counters)})
             raise api.ApiError(404, f"no route {request.method} {request.url.path}", "not_found")
         except api.ApiError as exc:
