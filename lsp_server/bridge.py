@@ -92,6 +92,9 @@ class EngineBridge:
 
         self.engine: Any = None
         self.error: str | None = None
+        self.fault: str | None = None
+        """The last failure of a loaded engine (out of memory, ...), for stipple.status; None once a job
+        runs through again."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stipple-engine")
         self._in_flight: dict[str, Job] = {}
         self.scheduler = Scheduler(max_batch)
@@ -100,9 +103,13 @@ class EngineBridge:
     def ready(self) -> bool:
         return self.engine is not None
 
+    @property
+    def in_flight(self) -> dict[str, Job]:
+        return self._in_flight
+
     async def load(self, settings: Settings) -> None:
         """Load (or reload) the model on the worker thread; on failure keep the reason in .error."""
-        self.engine, self.error = None, None
+        self.engine, self.error, self.fault = None, None, None
         try:
             self.engine = await asyncio.get_running_loop().run_in_executor(self._executor, load_engine, settings)
         except Exception as exc:  # a bad model dir must leave a live server that says why
@@ -155,9 +162,13 @@ class EngineBridge:
         try:
             results = self._run(jobs)
         except Exception as exc:  # the handlers log it and answer with an empty result
+            self.fault = describe_fault(exc)
+            if is_out_of_memory(exc):
+                self._release_memory()
             for job in jobs:
                 loop.call_soon_threadsafe(_resolve, job.future, None, exc)
             return
+        self.fault = None
         for job, result in zip(jobs, results):
             loop.call_soon_threadsafe(_resolve, job.future, result, None)
 
@@ -182,6 +193,17 @@ class EngineBridge:
                                       len(jobs), request.ended_line))
         return results
 
+    def _release_memory(self) -> None:
+        """After running out of memory: drop every stored document context and the allocator's cache,
+        so that the next request (or a smaller model) has room. Worker thread."""
+        contexts = getattr(self.engine, "contexts", None)
+        if contexts is not None:
+            contexts.entries.clear()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def shutdown(self) -> None:
         for key in list(self._in_flight):
             self.cancel(key)
@@ -194,6 +216,20 @@ class EngineBridge:
         job = self._in_flight[key] = Job(plan=None, key=key)  # type: ignore[arg-type]
         running = asyncio.get_running_loop().run_in_executor(self._executor, work, self.engine, job.stop)
         return await self._await(key, job, running)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch.OutOfMemoryError (CUDA, MPS) or Python's MemoryError (a CPU allocation), told apart from
+    other failures without importing torch."""
+    return isinstance(exc, MemoryError) or any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__)
+
+
+def describe_fault(exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    if is_out_of_memory(exc):
+        return f"out of memory while completing ({first}); stored contexts were dropped. Lower maxSpanTokens " \
+               "or maxPrefixTokens, or choose a smaller model or another device"
+    return f"the engine failed: {type(exc).__name__}: {first}"
 
 
 def _resolve(future: asyncio.Future, result: Completion | None, error: Exception | None) -> None:

@@ -57,7 +57,9 @@ def register(server) -> None:
     def status(ls, *args: object) -> dict:
         model = ls.bridge.engine.config.model_dir if ls.bridge.ready else None
         return {"ready": ls.bridge.ready, "model": str(model) if model else None, "error": ls.bridge.error,
-                "counters": ls.counters.as_dict(), "settings": dataclasses.asdict(ls.settings)}
+                "fault": ls.bridge.fault, "counters": ls.counters.as_dict(), "settings": dataclasses.asdict(ls.settings),
+                "queue": {"waiting": ls.bridge.scheduler.num_waiting, "inFlight": len(ls.bridge.in_flight),
+                          "debouncing": len(ls.waking), "documents": len(ls.documents)}}
 
     @server.command(WORKSPACE_CONTEXT)
     def workspace_context(ls, *args: object) -> dict:

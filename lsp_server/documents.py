@@ -19,6 +19,13 @@ from lsp_server.languages import Language
 log = logging.getLogger("stipple.documents")
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's \udXXX escapes can carry half a UTF-16 pair
+
+
+def well_formed(text: str) -> str:
+    """text with each lone surrogate replaced by U+FFFD (one UTF-16 unit too, so positions stay put):
+    the parser, the tokenizer and the reply all need text that encodes."""
+    return LONE_SURROGATE.sub("\ufffd", text) if not text.isascii() else text
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 
 
@@ -70,6 +77,7 @@ class Document:
     _line_starts: list[int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self.text = well_formed(self.text)
         if self.language is not None:
             self._parser = self.language.parser()
             self.tree = self._parser.parse(self.text.encode("utf-8"))
@@ -108,7 +116,7 @@ class Document:
 
     def replace(self, start: int, end: int, new_text: str, version: int) -> None:
         """Replace text[start:end] and re-parse incrementally from the edited old tree."""
-        old = self.text
+        old, new_text = self.text, well_formed(new_text)
         self.text = old[:start] + new_text + old[end:]
         self.version = version
         self._line_starts = None

@@ -56,10 +56,7 @@ def register(server: StippleServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: StippleServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.bridge.forget(params.text_document.uri)
-        ls.documents.pop(params.text_document.uri, None)
-        ls.shown.pop(params.text_document.uri, None)
-        ls.workspace_index.forget(params.text_document.uri)
+        ls.close_document(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: StippleServer, params: types.DidChangeConfigurationParams) -> None:
@@ -109,6 +106,7 @@ async def safely(ls: StippleServer, uri: str, position: types.Position):
     except Exception:
         spans.outcome = "error"
         log.exception("completion failed at %s:%s", uri, position)
+        ls.report_fault()
     finally:
         ls.publish_spans(spans)
     return None

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -17,7 +19,7 @@ from lsp_server.bridge import Completion, EngineBridge
 from lsp_server.commands import Counters
 from lsp_server.documents import Document
 from lsp_server.languages import language_for
-from lsp_server.protocol import StippleProtocol
+from lsp_server.protocol import BoundedStdin, StippleProtocol
 from lsp_server.remote import RemoteBridge
 from lsp_server.settings import WORKSPACE_FIELDS, Settings
 from lsp_server.spans import METHOD as SPANS_METHOD
@@ -51,11 +53,17 @@ class StippleServer(LanguageServer):
         self.bridge = EngineBridge()
         self.counters = Counters()
         self.tickets: dict[str, int] = {}  # uri -> latest request number, for debounce
+        self.waking: dict[str, asyncio.Event] = {}  # uri -> the debounce wait a newer request ends
         self.shown: dict[str, typed_through.Shown] = {}  # uri -> last suggestion offered
         self.loading: asyncio.Task | None = None
         self.workspace_index = WorkspaceService()  # other files' definitions (lsp_server/workspace/)
         self.indexing: asyncio.Task | None = None
+        self.fault_shown: str | None = None  # the engine fault last shown to the user
         self.emit_spans = False  # `stipple serve --spans`: send stipple/spans after each completion request
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """stdio, with frames bounded in size (lsp_server.protocol.BoundedStdin)."""
+        super().start_io(BoundedStdin(stdin or sys.stdin.buffer), stdout)
 
     def report_server_error(self, error: Exception, source: object) -> None:
         """Log, don't pop up: malformed input is answered on the wire, not in the user's face."""
@@ -79,6 +87,13 @@ class StippleServer(LanguageServer):
         logging.getLogger("stipple").setLevel(self.settings.log_level.upper())
         return reload
 
+    def report_fault(self) -> None:
+        """Tell the editor about the engine's failure once, not once per keystroke (stipple.status keeps it)."""
+        fault = self.bridge.fault
+        if fault and fault != self.fault_shown:
+            self.show(types.MessageType.Error, f"stipple: {fault}")
+        self.fault_shown = fault
+
     def show(self, kind: types.MessageType, message: str) -> None:
         log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, "%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -93,6 +108,15 @@ class StippleServer(LanguageServer):
         if not isinstance(self.bridge, wanted):
             self.bridge.shutdown()
             self.bridge = wanted()
+
+    def close_document(self, uri: str) -> None:
+        """Forget everything kept for uri (a waiting request for it ends unanswered by the model)."""
+        self.bridge.forget(uri)
+        for table in (self.documents, self.shown, self.tickets):
+            table.pop(uri, None)
+        if (waiting := self.waking.pop(uri, None)) is not None:
+            waiting.set()
+        self.workspace_index.forget(uri)
 
     async def load_model(self) -> None:
         """Load the engine with work-done progress; on failure tell the user why, and stay up."""
@@ -254,11 +278,20 @@ class StippleServer(LanguageServer):
             self.protocol.notify(SPANS_METHOD, spans.as_params())
 
     async def debounced(self, uri: str, delay_ms: int) -> bool:
-        """Wait delay_ms; False when a newer request for uri arrived meanwhile (cancel-previous)."""
+        """Wait delay_ms; False when a newer request for uri arrived meanwhile (cancel-previous). A
+        superseded wait ends at once, so a burst of keystrokes is answered as it goes, not a delay later."""
         ticket = self.tickets[uri] = self.tickets.get(uri, 0) + 1
         self.bridge.cancel(uri)
+        if (previous := self.waking.pop(uri, None)) is not None:
+            previous.set()
         if delay_ms:
-            await asyncio.sleep(delay_ms / 1000)
+            self.waking[uri] = woken = asyncio.Event()
+            try:
+                await asyncio.wait_for(woken.wait(), delay_ms / 1000)
+            except TimeoutError:
+                pass
+            if self.waking.get(uri) is woken:
+                del self.waking[uri]
         return self.tickets.get(uri) == ticket
 
 

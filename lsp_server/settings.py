@@ -124,15 +124,18 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "workspace_exclude": (list,), "backend": (str,), "remote_url": (str,),
 }
 WORKSPACE_FIELDS = ("workspace_context", "workspace_exclude")  # changing one of these re-indexes
+# Integer settings' ranges. The upper ends keep one setting from hanging the editor: a debounce of
+# hours would hold every request that long, a span of millions of slots would exhaust memory.
+LIMITS: dict[str, tuple[int, int]] = {"steps": (1, 4096), "max_span_tokens": (1, 4096),
+                                      "max_prefix_tokens": (0, 1 << 17), "max_suffix_tokens": (0, 1 << 17),
+                                      "debounce_ms": (0, 5000)}
 
 
 def _check(name: str, value: Any) -> str | None:
     if not isinstance(value, FIELD_TYPES[name]) or (isinstance(value, bool) and bool not in FIELD_TYPES[name]):
         return f"expected {' or '.join(t.__name__ for t in FIELD_TYPES[name])}, got {value!r}"
-    if name in ("steps", "max_span_tokens") and value < 1:
-        return "must be >= 1"
-    if name in ("max_prefix_tokens", "max_suffix_tokens", "debounce_ms") and value < 0:
-        return "must be >= 0"
+    if name in LIMITS and not LIMITS[name][0] <= value <= LIMITS[name][1]:
+        return "must be in [{}, {}]".format(*LIMITS[name])
     if name == "threads" and value is not None and value < 1:
         return "must be >= 1"
     if name == "strategy" and value not in STRATEGIES:

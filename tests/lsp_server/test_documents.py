@@ -85,3 +85,16 @@ def test_incremental_tree_equals_fresh_parse_after_random_edits(name: str):
         fresh = parser.parse(doc.text.encode("utf-8"))
         assert str(doc.tree.root_node) == str(fresh.root_node)
         assert nodes(doc.tree) == nodes(fresh)
+
+
+@pytest.mark.parametrize("text, edit, expected", [  # JSON's \\udXXX escapes can carry half a pair (fuzzing)
+    ("x = '\ud800'", None, "x = '\ufffd'"),
+    ("ab", "\udfff\ud800", "a\ufffd\ufffdb"),
+    ("a", "\U0001F600", "\U0001F600a"),  # a whole pair is kept
+])
+def test_lone_surrogates_become_replacement_characters(text: str, edit: str | None, expected: str):
+    doc = Document("file:///s.py", "python", 1, text, language=language_for("python"))
+    if edit is not None:
+        doc.replace(1 if edit.startswith("\udfff") else 0, 1 if edit.startswith("\udfff") else 0, edit, 2)
+    assert doc.text == expected
+    assert doc.tree is not None and doc.position_at(len(doc.text)) == (0, len(expected.encode("utf-16-le")) // 2)

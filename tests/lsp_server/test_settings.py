@@ -32,6 +32,16 @@ def test_bad_values_are_reported_and_ignored():
     assert settings == Settings() and len(problems) == 6
 
 
+@pytest.mark.parametrize("key, value, ok", [  # found by fuzzing: a debounce of hours held every request
+    ("debounceMs", 10**9, False), ("debounceMs", 5000, True), ("debounceMs", -1, False),
+    ("steps", 2**40, False), ("steps", 4096, True), ("maxSpanTokens", 10**6, False),
+    ("maxPrefixTokens", 2**63, False), ("maxSuffixTokens", 0, True),
+])
+def test_integer_settings_have_ranges(key: str, value: int, ok: bool):
+    settings, problems = Settings().updated({key: value})
+    assert (problems == []) == ok and (settings != Settings()) == (ok and value != getattr(Settings(), key, None))
+
+
 def test_languages_merge():
     settings, _ = Settings().updated({"languages": {"go": False}})
     assert not settings.enabled("go") and settings.enabled("rust")
