@@ -22,6 +22,7 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2":
                "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 WEIGHT_DTYPES = ("F32", "F16", "BF16")
 MAX_HEADER = 100 * 2**20
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")  # torch.save's formats: unpickling runs code
 
 
 class ModelDirError(ValueError):
@@ -93,7 +94,9 @@ class Checkpoint:
         if (path / SINGLE).exists():
             return cls(path, [SINGLE], read_header(path / SINGLE))
         if not (path / INDEX).exists():
-            raise ModelDirError(f"{path}: no {SINGLE} or {INDEX}")
+            pickled = sorted(p.name for p in path.glob("*") if p.suffix in PICKLE_SUFFIXES)
+            refusal = f" ({', '.join(pickled[:3])}: pickle, never loaded; convert to safetensors)" if pickled else ""
+            raise ModelDirError(f"{path}: no {SINGLE} or {INDEX}{refusal}")
         try:
             weight_map = json.loads((path / INDEX).read_text())["weight_map"]
             assert isinstance(weight_map, dict)

@@ -30,7 +30,9 @@ def frame(message: Any) -> bytes:
 
 
 class WireServer:
-    def __init__(self, settings: dict | None = None, args: tuple[str, ...] = (), env: dict | None = None) -> None:
+    def __init__(self, settings: dict | None = None, args: tuple[str, ...] = (), env: dict | None = None,
+                 root: Path | None = None) -> None:
+        self.root = root
         self.log = Path(tempfile.mkstemp(prefix="stipple-wire-", suffix=".log")[1])
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lsp_server", "serve", "--log-level", "info", "--log-file", str(self.log), *args],
@@ -112,7 +114,8 @@ class WireServer:
     # -- a session -------------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> dict:
         """initialize + initialized, then wait for the model; the last stipple.status."""
-        reply = self.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {},
+        root = self.root.resolve().as_uri() if self.root else None
+        reply = self.request("initialize", {"processId": os.getpid(), "rootUri": root, "capabilities": {},
                                             "initializationOptions": {"stipple": self.settings}}, timeout)
         assert reply is not None and "result" in reply, reply
         self.notify("initialized", {})
@@ -153,25 +156,29 @@ class WireServer:
         return 0.0
 
     def inet_sockets(self) -> list[str]:
-        """The process's open internet sockets (TCP/UDP/raw, v4 and v6) as 'table local remote' lines.
-        asyncio's self-pipe is a Unix socketpair: it is in no internet table and is not counted."""
-        fd_dir = Path(f"/proc/{self.proc.pid}/fd")
-        inodes = set()
-        for fd in fd_dir.iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        found = []
-        for table in INET_TABLES:
-            path = Path(f"/proc/{self.proc.pid}/net/{table}")
-            for row in path.read_text().splitlines()[1:] if path.exists() else []:
-                cols = row.split()
-                if len(cols) > 9 and cols[9] in inodes:
-                    found.append(f"{table} {cols[1]} {cols[2]}")
-        return found
+        return [" ".join(row) for row in inet_sockets(self.proc.pid)]
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def inet_sockets(pid: int) -> list[tuple[str, str, str, str]]:
+    """The process's open internet sockets (TCP/UDP/raw, v4 and v6) as (table, local, remote, state), in
+    /proc's hex notation (local 0100007F:1F90 is 127.0.0.1:8080; state 0A is LISTEN). asyncio's self-pipe
+    is a Unix socketpair: it is in no internet table and is not counted."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in INET_TABLES:
+        path = Path(f"/proc/{pid}/net/{table}")
+        for row in path.read_text().splitlines()[1:] if path.exists() else []:
+            cols = row.split()
+            if len(cols) > 9 and cols[9] in inodes:
+                found.append((table, cols[1], cols[2], cols[3]))
+    return found
