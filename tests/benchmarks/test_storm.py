@@ -1,0 +1,16 @@
+"""The typing storm's CI slice (benchmarks/storm.py runs 1,000 requests; results in
+benchmarks/results/reliability/): every request answered, none with a result for a stale document version,
+the queue bounded by the documents open, memory flat. Latency is the benchmark's business."""
+
+from __future__ import annotations
+
+from benchmarks.storm import storm
+
+
+def test_a_short_storm_is_answered_fresh_with_a_bounded_queue():
+    report = storm(requests=100, rate=50, idle=5, settings={"debounceMs": 0, "steps": 8, "maxSpanTokens": 16},
+                   progress=None)
+    assert report.answered == report.requests == 100 and report.superseded == 90
+    assert report.stale_results == 0
+    assert report.max_waiting <= 1 and report.max_in_flight <= 1  # one document: one job at most
+    assert report.rss_after_mb - report.rss_before_mb < 50
