@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from ws_helpers import indexed, make_tree, relative_files
@@ -42,3 +43,22 @@ def test_symlinks_out_of_the_workspace_are_not_followed(tmp_path):
     assert relative_files(index, root) == {"src/own.py"} or relative_files(index, root) == {"again/own.py"}
     assert "leaked" not in index.by_name and "X" not in index.by_name
     assert index.update(str(root / "src" / "linked.py")) is False  # the watcher's path refuses it too
+
+
+@pytest.mark.parametrize("target", ["{outside}/secret.py", "{root}/../outside/secret.py", "{root}/src/linked.py",
+                                    "{root}/src/../../outside/secret.py", "/etc/passwd"])
+def test_nothing_outside_the_workspace_is_read(tmp_path, monkeypatch, target):
+    """SECURITY.md: whatever path reaches the index (a watcher event, a walk), no byte outside is read."""
+    outside = make_tree(tmp_path / "outside", {"secret.py": "def leaked(): pass\n"})
+    root = make_tree(tmp_path / "ws", {"src/own.py": "def own(): pass\n"})
+    os.symlink(outside / "secret.py", root / "src" / "linked.py")
+    index = indexed(root)
+    read = []
+    for method in ("read_bytes", "read_text"):
+        real = getattr(Path, method)
+        monkeypatch.setattr(Path, method, lambda self, *a, _real=real, **k: (read.append(str(self)), _real(self, *a, **k))[1])
+    path = target.format(outside=outside, root=root)
+    assert index.update(path) is False
+    assert "leaked" not in index.by_name
+    assert not [p for p in read if "outside" in p or p == "/etc/passwd"], read
+    assert index.update(str(root / "src" / "own.py")) and read[-1].endswith("own.py")  # reads are seen
