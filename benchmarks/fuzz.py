@@ -24,7 +24,12 @@ from typing import Any
 from benchmarks.reliability import inputs as gen
 from benchmarks.reliability.wire import FAST, WireServer, frame
 
-RESTORE = gen.notification("workspace/didChangeConfiguration", {"settings": {"stipple": FAST}})
+DEFAULTS = {"maxPrefixTokens": 384, "maxSuffixTokens": 128, "strategy": "confidence", "threshold": 0.9,
+            "languages": {"python": True, "javascript": True, "typescript": True, "typescriptreact": True,
+                          "rust": True, "go": True}, "logLevel": "info", "reuseContext": True, "healCursor": True,
+            "workspaceBudgetShare": 0.25, "workspaceContext": True, "workspaceExclude": []}
+# After random settings, every setting the fuzzer touches goes back, so later inputs reach the engine.
+RESTORE = gen.notification("workspace/didChangeConfiguration", {"settings": {"stipple": {**DEFAULTS, **FAST}}})
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ def well_formed(text: str) -> str:
     the parser, the tokenizer and the reply all need text that encodes."""
     return LONE_SURROGATE.sub("\ufffd", text) if not text.isascii() else text
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
+PARSE_BUDGET_S = 1.0  # the event loop waits for a parse: past this, the document goes without a tree
+PARSE_CHUNK = 1 << 16
 
 
 def unit_length(ch: str, encoding: str) -> int:
@@ -80,7 +83,24 @@ class Document:
         self.text = well_formed(self.text)
         if self.language is not None:
             self._parser = self.language.parser()
-            self.tree = self._parser.parse(self.text.encode("utf-8"))
+            self.tree = self._parse(None)
+
+    def _parse(self, old_tree: Tree | None) -> Tree | None:
+        """The tree of self.text, or None (and no more parsing for this document) when tree-sitter needs
+        more than PARSE_BUDGET_S: 10 MB of binary bytes take it 15 s, all on the event loop."""
+        data = self.text.encode("utf-8")
+        deadline = time.perf_counter() + PARSE_BUDGET_S
+        try:
+            read = lambda offset, _point: data[offset:offset + PARSE_CHUNK]  # noqa: E731
+            stop = lambda *_: time.perf_counter() > deadline  # noqa: E731
+            if old_tree is None:
+                return self._parser.parse(read, progress_callback=stop)
+            return self._parser.parse(read, old_tree, progress_callback=stop)
+        except ValueError:  # cancelled by the callback
+            log.warning("%s: no syntax tree (parsing %d bytes took over %.1f s): no completions here",
+                        self.uri, len(data), PARSE_BUDGET_S)
+            self._parser = None
+            return None
 
     @property
     def line_starts(self) -> list[int]:
@@ -128,7 +148,7 @@ class Document:
                        new_end_byte=start_byte + len(new_text.encode("utf-8")),
                        start_point=ts_point(old, start), old_end_point=ts_point(old, end),
                        new_end_point=ts_point(self.text, start + len(new_text)))
-        self.tree = self._parser.parse(self.text.encode("utf-8"), self.tree)
+        self.tree = self._parse(self.tree)
 
     def apply_change(self, change: object, version: int) -> None:
         """One TextDocumentContentChangeEvent: a ranged edit, or the whole text when it has no range."""

@@ -10,6 +10,7 @@ rapid open/change/close of one URI, requests for closed documents, random method
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ METHODS = ["textDocument/inlineCompletion", "textDocument/completion", "workspac
            "textDocument/didOpen", "textDocument/didChange", "textDocument/didClose"]
 COMMANDS = ["stipple.status", "stipple.accept", "stipple.reject", "stipple.workspaceContext", "stipple.nope",
             "stipple.selectNextWord", "stipple.selectNextLine"]
+ENDINGS = ("exit", "shutdown")  # the messages that end a session by design: tested apart (tests/e2e/test_e2e_wire.py)
 SETTING_KEYS = ["steps", "maxSpanTokens", "maxPrefixTokens", "maxSuffixTokens", "debounceMs", "strategy",
                 "threshold", "languages", "logLevel", "reuseContext", "healCursor", "workspaceBudgetShare",
                 "workspaceContext", "workspaceExclude", "unknownKey"]
@@ -81,7 +83,8 @@ def completion(uri: str, position: dict, inline: bool = True) -> dict:
 def lifecycle(draw) -> Input:
     """Rapid open/change/close of one URI with odd texts, languages and versions, then requests."""
     uri = draw(st.sampled_from(URIS))
-    items: list[Any] = [did_open(uri, draw(st.sampled_from(LANGUAGES)), draw(numbers), draw(texts))]
+    languages = st.sampled_from(["python"] * len(LANGUAGES) + LANGUAGES)  # half the time, one the model serves
+    items: list[Any] = [did_open(uri, draw(languages), draw(numbers), draw(texts))]
     for _ in range(draw(st.integers(0, 6))):
         op = draw(st.sampled_from(["change", "change_full", "close", "open", "complete"]))
         if op == "change":
@@ -94,7 +97,7 @@ def lifecycle(draw) -> Input:
         elif op == "close":
             items.append(notification("textDocument/didClose", {"textDocument": {"uri": uri}}))
         elif op == "open":
-            items.append(did_open(uri, draw(st.sampled_from(LANGUAGES)), draw(numbers), draw(texts)))
+            items.append(did_open(uri, draw(languages), draw(numbers), draw(texts)))
         else:
             items.append(completion(uri, draw(positions), draw(st.booleans())))
     items.append(completion(uri, draw(positions), draw(st.booleans())))  # often a closed document
@@ -136,7 +139,7 @@ def malformed_request(draw) -> Input:
 @st.composite
 def odd_request(draw) -> Input:
     """Any method (known, unknown, notifications sent as requests) with random params."""
-    method = draw(st.one_of(st.sampled_from(METHODS), st.text(max_size=20)))
+    method = draw(st.one_of(st.sampled_from(METHODS), st.text(max_size=20).filter(lambda m: m not in ENDINGS)))
     params = draw(st.one_of(json_values, st.just({"command": draw(st.sampled_from(COMMANDS)),
                                                   "arguments": draw(st.lists(json_values, max_size=3))})))
     return Input("random methods", [request(method, params)])
@@ -219,8 +222,27 @@ def draw(count: int, seed: int = 0) -> list[Input]:
     def collect(value: Input) -> None:
         out.append(value)
 
-    collect()
+    with no_local_constants():
+        collect()
     return out[:count]
+
+
+@contextmanager
+def no_local_constants():
+    """Hypothesis seeds text with string constants of the local modules loaded at the time, so the same
+    seed would draw differently under pytest than under the benchmark (and draws "exit" once wire.py is
+    loaded). Switched off here, through a private hook: without it, draws still work, less reproducibly."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        original = providers._get_local_constants
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers._get_local_constants = lambda: providers.Constants()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
 
 
 def heavy(size_mb: int = 10) -> list[Input]:

@@ -98,3 +98,15 @@ def test_lone_surrogates_become_replacement_characters(text: str, edit: str | No
         doc.replace(1 if edit.startswith("\udfff") else 0, 1 if edit.startswith("\udfff") else 0, edit, 2)
     assert doc.text == expected
     assert doc.tree is not None and doc.position_at(len(doc.text)) == (0, len(expected.encode("utf-16-le")) // 2)
+
+
+def test_a_parse_past_its_budget_leaves_no_tree_and_does_not_hold_the_server():
+    """Found by fuzzing: 10 MB of binary bytes took tree-sitter 15 s per parse, on the event loop."""
+    import time
+
+    text = bytes(range(1, 256)).decode("latin-1") * (10 * 2**20 // 255)
+    started = time.perf_counter()
+    doc = Document("file:///blob.py", "python", 1, text, language=language_for("python"))
+    doc.replace(5, 5, "z", 2)
+    assert doc.tree is None and time.perf_counter() - started < 10  # about 1 s of parsing, not 30
+    assert Document("file:///ok.py", "python", 1, "x = 1\n", language=language_for("python")).tree is not None
