@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 FAST = {"steps": 2, "debounceMs": 0, "maxSpanTokens": 8}
+MODEL = "stipple-tiny"  # named, not the embedded default (which changes): runs stay comparable
 INET_TABLES = ("tcp", "tcp6", "udp", "udp6", "raw", "raw6")
 
 
@@ -47,7 +48,7 @@ class WireServer:
         self._ids = itertools.count(1)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.settings = {**FAST, **(settings or {})}
+        self.settings = {"model": MODEL, **FAST, **(settings or {})}
 
     # -- the wire --------------------------------------------------------------------------------
     def _read(self) -> None:

@@ -8,9 +8,9 @@ from benchmarks.storm import storm
 
 
 def test_a_short_storm_is_answered_fresh_with_a_bounded_queue():
-    report = storm(requests=100, rate=50, idle=5, settings={"debounceMs": 0, "steps": 8, "maxSpanTokens": 16},
+    report = storm(requests=60, rate=50, idle=3, settings={"debounceMs": 0, "steps": 8, "maxSpanTokens": 16},
                    progress=None)
-    assert report.answered == report.requests == 100 and report.superseded == 90
+    assert report.answered == report.requests == 60 and report.superseded == 54
     assert report.stale_results == 0
     assert report.max_in_flight <= 1 and report.max_waiting <= 10  # one document: one job runs; cancelled
     # ones wait at most until the worker's next pass (the full run saw 3)
