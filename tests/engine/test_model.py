@@ -129,7 +129,7 @@ def test_loading_does_not_pull_in_dynamo_or_triton():
     import sys
 
     code = ("import sys\nfrom engine.config import EngineConfig\nfrom engine.engine import Engine\n"
-            "Engine(EngineConfig()).infill('x = ', '')\n"
+            "Engine(EngineConfig(model_dir='stipple-tiny')).infill('x = ', '')\n"
             "loaded = [m for m in ('torch._dynamo', 'triton') if m in sys.modules]\n"
             "assert not loaded, loaded\n"
             "import torch\n"  # and a small model runs on one CPU thread (engine/runner.py)

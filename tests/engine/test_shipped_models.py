@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.default_model import ASSETS, TINY, resolve_model
+from engine.default_model import ASSETS, DEFAULT_MODEL, SMOLLM2_BLOCK, TINY, resolve_model
 from engine.loader import load_model_dir
 from engine.train.corpus import resolve_benchmark_dir, verify_manifest
 
@@ -35,7 +35,7 @@ def test_tiny_corpus_manifest_excludes_the_benchmark():
 # (name, the embedding rows its adapter trains): mask and pad for the diffusion adapter (SmolLM2's
 # <jupyter_script> and <empty_output>), the three FIM sentinels for the twin (<jupyter_start>,
 # <jupyter_text>, <jupyter_code>): control tokens the base never trained.
-ADAPTERS = [("smollm2-dllm", [15, 16]), ("smollm2-ar-fim", [11, 12, 13])]
+ADAPTERS = [("smollm2-block", [15, 16]), ("smollm2-dllm", [15, 16]), ("smollm2-ar-fim", [11, 12, 13])]
 
 
 @pytest.mark.parametrize("name, row_ids", ADAPTERS)
@@ -67,3 +67,18 @@ def test_the_twin_had_the_diffusion_adapters_data_and_steps():
     assert records[0]["config"]["batch_size"] == records[1]["config"]["batch_size"]
     manifests = [gzip.decompress((d / "corpus_manifest.json.gz").read_bytes()) for d in (twin, diffusion)]
     assert manifests[0] == manifests[1]
+
+
+def test_the_default_is_the_block_causal_adapter_trained_on_a_clean_corpus():
+    from engine.adapter import load_adapter
+    from engine.train.corpus import HELD_OUT_PACKAGES
+
+    assert DEFAULT_MODEL == SMOLLM2_BLOCK
+    config, _ = load_adapter(ASSETS / SMOLLM2_BLOCK / "adapter")
+    assert config["objective"] == "block-causal" and config["config"]["attention_layout"] == "block-causal"
+    assert 0.0 < config["config"]["span_view"] <= 1.0
+    record = json.loads((ASSETS / SMOLLM2_BLOCK / "training_record.json").read_text())
+    assert record["steps"] == config["steps"] and record["tokens_seen"] == config["tokens_seen"]
+    manifest = json.loads(gzip.decompress((ASSETS / SMOLLM2_BLOCK / "corpus_manifest.json.gz").read_bytes()))
+    assert verify_manifest(manifest, resolve_benchmark_dir()) == []
+    assert not {f["package"].lower() for f in manifest["files"]} & HELD_OUT_PACKAGES
