@@ -52,7 +52,8 @@ def cmd_infill(args: argparse.Namespace) -> int:
                 params = DenoiseParams(steps=args.steps, mode=task.get("mode", args.mode),
                                        span_tokens=task.get("span_tokens", args.span_tokens),
                                        temperature=args.temperature, seed=args.seed,
-                                       strategy=args.strategy, threshold=args.threshold)
+                                       strategy=args.strategy, threshold=args.threshold,
+                                       block_length=args.block_length or None)
                 started = time.perf_counter()
                 result = engine.infill(task["prompt"], task.get("suffix", ""), params)
                 row.update(completion=result.text, steps=result.steps_done,
@@ -91,7 +92,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     an empty line, with the reason for a skip on stderr."""
     from lsp_server.documents import UTF32, Document
     from lsp_server.languages import language_for
-    from lsp_server.settings import Settings
+    from lsp_server.settings import BLOCK_LENGTH_DEFAULT, Settings
     from lsp_server.suggest import complete_at
 
     path, line, col = parse_cursor(args.cursor)
@@ -107,8 +108,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
         raise UsageError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
     prefix, _ = split_at_cursor(text, line, col)
     engine = engine_from_args(args)
-    settings = Settings(steps=args.steps, strategy=args.strategy,
-                        threshold=args.threshold, completer=args.completer, heal_cursor=not args.no_heal)
+    block_length = BLOCK_LENGTH_DEFAULT if args.block_length is None else (args.block_length or None)
+    settings = Settings(steps=args.steps, strategy=args.strategy, threshold=args.threshold,
+                        block_length=block_length, completer=args.completer, heal_cursor=not args.no_heal)
     doc = Document(path.resolve().as_uri(), "", 0, text, UTF32, language_for("", str(path)))
     started = time.perf_counter()
     verdict = complete_at(engine, doc, len(prefix), settings, args.mode, args.span_tokens)
@@ -138,12 +140,15 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--dtype", default="auto", choices=DTYPES,
                    help="auto: bf16 on GPUs and on CPUs with native bf16, else float32")
-    p.add_argument("--steps", type=int, default=16, help="denoising steps K")
+    p.add_argument("--steps", type=int, default=32, help="denoising steps K (at most)")
     p.add_argument("--span-tokens", type=int, default=None, help="mask slots (default by mode)")
     p.add_argument("--strategy", default="confidence", choices=STRATEGIES,
                    help="which slots each step commits (engine/strategies.py)")
     p.add_argument("--threshold", type=probability, default=0.9,
                    help="--strategy threshold: commit every slot whose probability exceeds this")
+    p.add_argument("--block-length", type=int, default=None,
+                   help="semi-autoregressive blocks of this many slots, left to right (complete: the server's "
+                        "default, 1; 0: one block; infill/eval: one block unless given)")
     p.add_argument("--completer", default="diffusion", choices=COMPLETERS,
                    help="ar-fim: the autoregressive FIM twin (e.g. --model smollm2-ar-fim); ar-prefix: "
                         "a next-token model from the prefix only (e.g. --model smollm2-base); greedy, KV cache")

@@ -76,12 +76,12 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
     model_dir = engine.config.model_dir
     rows = infill_rows(engine, tasks, mode, args.steps, args.oracle_length, args.span_tokens,
                        progress=not args.quiet, strategy=args.strategy, threshold=args.threshold,
-                       block_length=args.block_length)
+                       block_length=args.block_length or None)
     report = he.evaluate(tasks, rows, workers=args.workers, split=args.split)
     report.update(completer=args.completer, model=str(model_dir), steps=args.steps if diffusion else None,
                   strategy=args.strategy if diffusion else None,
                   threshold=args.threshold if diffusion and args.strategy == "threshold" else None,
-                  block_length=args.block_length if diffusion else None,
+                  block_length=(args.block_length or None) if diffusion else None,
                   mode=mode, oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
                   device=str(engine.config.device), dtype=engine.config.dtype, machine=machine_info())
     print(he.format_table(report))
@@ -117,8 +117,6 @@ def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
     p.add_argument("--output", type=Path, default=None, help="JSON report")
     p.add_argument("--completions", type=Path, default=None, help="JSONL of completions")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--block-length", type=int, default=None,
-                   help="semi-autoregressive blocks of this many slots (1 with --steps = span: left to right)")
     p.add_argument("--quiet", action="store_true")
     add_engine_options(p)
     p.set_defaults(func=cmd_humaneval)

@@ -31,6 +31,8 @@ def _default_threads() -> int | None:
     return int(value) if value and value.isdigit() and int(value) > 0 else None
 
 
+BLOCK_LENGTH_DEFAULT: int | None = 1  # left to right: the block-causal default at this training budget
+
 @dataclass
 class Settings:
     model: str | None = None
@@ -42,8 +44,8 @@ class Settings:
     or "float16"."""
     threads: int | None = field(default_factory=_default_threads)
     """torch CPU threads; None keeps torch's default. Defaults to $STIPPLE_THREADS when set."""
-    steps: int = 16
-    """Denoising steps K per completion (fewer is faster and rougher)."""
+    steps: int = 32
+    """Denoising steps K per completion, at most (fewer is faster and rougher)."""
     max_span_tokens: int = 64
     """Upper bound on the masked span (the longest completion, in tokens)."""
     max_prefix_tokens: int = 384
@@ -61,6 +63,9 @@ class Settings:
     schedule, exactly K steps) or "threshold" (every slot above `threshold`, at most K steps)."""
     threshold: float = 0.9
     """The "threshold" strategy's confidence bar tau."""
+    block_length: int | None = BLOCK_LENGTH_DEFAULT
+    """Semi-autoregressive blocks of this many slots, decoded left to right (1: one token a step, how the
+    block-causal default decodes best); null: the whole span is one block."""
     reuse_context: bool = True
     """Reuse the document's context keys/values from its previous request (only what changed is
     recomputed; an approximation, see the README)."""
@@ -119,7 +124,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "model": (str, type(None)), "device": (str,), "dtype": (str,), "threads": (int, type(None)), "steps": (int,),
     "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
     "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
-    "strategy": (str,), "threshold": (float, int), "reuse_context": (bool,),
+    "strategy": (str,), "threshold": (float, int), "block_length": (int, type(None)), "reuse_context": (bool,),
     "heal_cursor": (bool,), "workspace_context": (bool,), "workspace_budget_share": (float, int),
     "workspace_exclude": (list,), "backend": (str,), "remote_url": (str,),
 }
@@ -136,7 +141,7 @@ def _check(name: str, value: Any) -> str | None:
         return f"expected {' or '.join(t.__name__ for t in FIELD_TYPES[name])}, got {value!r}"
     if name in LIMITS and not LIMITS[name][0] <= value <= LIMITS[name][1]:
         return "must be in [{}, {}]".format(*LIMITS[name])
-    if name == "threads" and value is not None and value < 1:
+    if name in ("threads", "block_length") and value is not None and value < 1:
         return "must be >= 1"
     if name == "strategy" and value not in STRATEGIES:
         return f"must be one of {', '.join(STRATEGIES)}"

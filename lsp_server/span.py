@@ -37,6 +37,8 @@ class SpanPlan:
     """Which slots each step commits (engine.params.STRATEGIES)."""
     threshold: float = 0.9
     """The "threshold" strategy's tau."""
+    block_length: int | None = None
+    """Semi-autoregressive blocks of this many slots (None: one block)."""
     reuse_context: bool = True
     """Reuse the document's context keys/values from its previous request."""
     heal_cursor: bool = True
@@ -87,4 +89,5 @@ def build_plan(ctx: CursorContext, settings: Settings, count: Callable[[str], in
         top_level = [i for i in range(outside) if kept[i].strip() and not leading_whitespace(kept[i])]
         kept = kept[top_level[0] if top_level else outside:]  # no fragment of an outer definition
     return SpanPlan(preamble + "\n".join(kept), suffix, ctx.mode, span, settings.steps, settings.strategy,
-                    settings.threshold, settings.reuse_context, settings.heal_cursor, len(preamble))
+                    settings.threshold, settings.block_length, settings.reuse_context, settings.heal_cursor,
+                    len(preamble))

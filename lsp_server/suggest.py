@@ -44,7 +44,8 @@ def span_request(plan: span.SpanPlan, cache_key: str | None = None) -> Any:
     from engine.request import SpanRequest
 
     params = DenoiseParams(steps=plan.steps, mode=plan.mode, span_tokens=plan.span_tokens, strategy=plan.strategy,
-                           threshold=plan.threshold, reuse_context=plan.reuse_context, heal_cursor=plan.heal_cursor)
+                           threshold=plan.threshold, block_length=plan.block_length,
+                           reuse_context=plan.reuse_context, heal_cursor=plan.heal_cursor)
     return SpanRequest(plan.prefix, plan.suffix, params, cache_key=cache_key)
 
 

@@ -84,7 +84,8 @@ def test_completion_and_request_body(monkeypatch):
     assert sent["auth"] == "Bearer s3cret"
     assert sent["body"]["prompt"] == PLAN.prefix and sent["body"]["suffix"] == "\n"
     assert sent["body"]["stipple"] == {"steps": 8, "strategy": "confidence", "mode": "single", "span_tokens": 16,
-                                       "reuse_context": True, "heal_cursor": True, "threshold": 0.9}
+                                       "reuse_context": True, "heal_cursor": True, "threshold": 0.9,
+                                       "block_length": None}
 
 
 @pytest.mark.parametrize("answers, retried, ok", [

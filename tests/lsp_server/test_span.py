@@ -20,7 +20,7 @@ def count_chars(text: str) -> int:  # a stand-in tokenizer: one token per charac
 def test_span_length_by_mode(name: str, mode: str, span: int):
     doc, offset = load_marked(name)
     plan = build_plan(extract(doc, offset), Settings(), count_chars, 4096)
-    assert (plan.mode, plan.span_tokens, plan.steps) == (mode, span, 16)
+    assert (plan.mode, plan.span_tokens, plan.steps, plan.block_length) == (mode, span, 32, 1)
     assert plan.prefix + plan.suffix == doc.text  # everything fits
 
 

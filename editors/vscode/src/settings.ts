@@ -12,6 +12,7 @@ export interface ServerSettings {
   device: string;
   dtype: string;
   steps: number;
+  blockLength: number | null;
   strategy: string;
   threshold: number;
   reuseContext: boolean;
@@ -33,7 +34,8 @@ export function serverSettings(config: ConfigurationReader): ServerSettings {
     model: model === "" ? null : model,
     device: config.get<string>("device", "auto"),
     dtype: config.get<string>("dtype", "auto"),
-    steps: config.get<number>("steps", 16),
+    steps: config.get<number>("steps", 32),
+    blockLength: config.get<number | null>("blockLength", 1),
     strategy: config.get<string>("strategy", "confidence"),
     threshold: config.get<number>("threshold", 0.9),
     reuseContext: config.get<boolean>("reuseContext", true),

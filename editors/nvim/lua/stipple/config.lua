@@ -8,7 +8,8 @@ local M = {}
 ---@field device? string        "auto" | "cpu" | "cuda" | "cuda:N"
 ---@field dtype? "auto"|"float32"|"bfloat16"|"float16" "auto": bfloat16 on a GPU or a CPU with native bf16
 ---@field threads? integer      torch CPU threads
----@field steps? integer        denoising steps K per completion (default 16)
+---@field steps? integer        denoising steps K per completion, at most (default 32)
+---@field blockLength? integer  semi-autoregressive blocks of this many slots, left to right (default 1)
 ---@field strategy? "confidence"|"margin"|"entropy"|"threshold" slots committed per step (default "confidence")
 ---@field threshold? number     tau of the "threshold" strategy (default 0.9)
 ---@field reuseContext? boolean reuse the buffer's context from its previous request (default true)

@@ -51,7 +51,7 @@ describe("activate", () => {
     assert.deepEqual(client().serverOptions, { command: "stipple", args: ["serve"] });
     const options = client().clientOptions;
     assert.deepEqual(options.initializationOptions, {
-      stipple: { model: null, device: "cpu", dtype: "auto", steps: 8, strategy: "confidence", threshold: 0.9, reuseContext: true, maxSpanTokens: 64, languages: {}, debounceMs: 50, logLevel: "info" },
+      stipple: { model: null, device: "cpu", dtype: "auto", steps: 8, blockLength: 1, strategy: "confidence", threshold: 0.9, reuseContext: true, maxSpanTokens: 64, languages: {}, debounceMs: 50, logLevel: "info" },
     });
     const languages = options.documentSelector.map((s: { language: string }) => s.language);
     for (const language of ["python", "typescriptreact", "rust", "go"]) {
@@ -80,7 +80,7 @@ describe("settings flow", () => {
     const sent = configNotifications();
     assert.equal(sent.length, 1);
     assert.deepEqual(sent[0].params.settings.stipple, {
-      model: "/models/m", device: "auto", dtype: "auto", steps: 4, strategy: "confidence", threshold: 0.9, reuseContext: true, maxSpanTokens: 64, languages: { go: false }, debounceMs: 30, logLevel: "info",
+      model: "/models/m", device: "auto", dtype: "auto", steps: 4, blockLength: 1, strategy: "confidence", threshold: 0.9, reuseContext: true, maxSpanTokens: 64, languages: { go: false }, debounceMs: 30, logLevel: "info",
     });
     assert.equal(FakeLanguageClient.instances.length, 1, "a plain setting must not restart the server");
   });
