@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.params import DenoiseParams
 
@@ -29,6 +31,17 @@ def timed(totals: dict[str, float], name: str) -> Iterator[None]:
         yield
     finally:
         totals[name] = totals.get(name, 0.0) + (time.perf_counter() - started) * 1000
+
+
+def resolve_future(future: asyncio.Future, result: Any, error: Exception | None) -> None:
+    """Settle an awaited future from a worker thread's answer (via loop.call_soon_threadsafe): the
+    language server's bridge and a deployment replica's worker both answer their callers this way."""
+    if future.done():  # the awaiting task was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 @dataclass

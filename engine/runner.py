@@ -97,11 +97,7 @@ class Runner:
         positions = torch.cat([context, torch.arange(start - 1, start + length)]).to(device)  # (Q,)
         store = torch.ones(len(positions), dtype=torch.bool, device=device)
         store[len(context)] = False  # the anchor copy: the context's anchor keeps its keys/values
-        region = torch.where(positions < start, PREFIX, torch.where(positions < start + length, SPAN, SUFFIX))
-        region[len(context):] = SPAN
-        expand = lambda t: t[None].expand(B, -1)  # noqa: E731  (Q,) -> (B, Q)
-        queries = Rows(expand(positions), expand(region), expand(positions - start),
-                       torch.zeros(B, len(positions), dtype=torch.long, device=device), expand(store))
+        queries = sequence_rows(positions, start, length, None, B, block_from=len(context))
         keys = sequence_rows(torch.arange(T, device=device), start, length, key_valid, B)
         suffix_len = keys.is_key[:, start + length :].sum(-1)  # (B,)
         lookahead, suffix_open = openings(self.loaded.args.span_view, length, suffix_len)

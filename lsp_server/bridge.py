@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.request import resolve_future
 from lsp_server.settings import Settings
 from lsp_server.span import SpanPlan
 from lsp_server.suggest import span_request
@@ -166,11 +167,11 @@ class EngineBridge:
             if is_out_of_memory(exc):
                 self._release_memory()
             for job in jobs:
-                loop.call_soon_threadsafe(_resolve, job.future, None, exc)
+                loop.call_soon_threadsafe(resolve_future, job.future, None, exc)
             return
         self.fault = None
         for job, result in zip(jobs, results):
-            loop.call_soon_threadsafe(_resolve, job.future, result, None)
+            loop.call_soon_threadsafe(resolve_future, job.future, result, None)
 
     def _run(self, jobs: list[Job]) -> list[Completion | None]:
         from engine.request import RequestStatus
@@ -230,12 +231,3 @@ def describe_fault(exc: BaseException) -> str:
         return f"out of memory while completing ({first}); stored contexts were dropped. Lower maxSpanTokens " \
                "or maxPrefixTokens, or choose a smaller model or another device"
     return f"the engine failed: {type(exc).__name__}: {first}"
-
-
-def _resolve(future: asyncio.Future, result: Completion | None, error: Exception | None) -> None:
-    if future.done():  # the awaiting task was cancelled meanwhile
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.models.args import LAYOUTS  # noqa: F401  (ModelArgs.attention_layout's choices)
-
 PREFIX, SUFFIX, SPAN = 0, 1, 2  # Rows.region
 
 
@@ -74,10 +72,13 @@ def may_attend(q: Rows, k: Rows, suffix_start: torch.Tensor, lookahead: torch.Te
 
 
 def sequence_rows(positions: torch.Tensor, start: int, span_len: int, key_valid: torch.Tensor | None,
-                  batch: int) -> Rows:
-    """Rows for positions (N,) of a sequence whose span is [start, start + span_len): every position
-    is itself (no anchor copy). key_valid (B, N) marks real tokens (None: all)."""
+                  batch: int, block_from: int | None = None) -> Rows:
+    """Rows for positions (N,) of a sequence whose span is [start, start + span_len). key_valid (B, N)
+    marks the rows that are keys (None: all). Rows from block_from on are the span block, the anchor copy
+    (at start - 1, slot -1) included; without it every position is itself."""
     region = torch.where(positions < start, PREFIX, torch.where(positions < start + span_len, SPAN, SUFFIX))
+    if block_from is not None:
+        region[block_from:] = SPAN
     expand = lambda t: t[None].expand(batch, -1)  # noqa: E731  (N,) -> (B, N)
     is_key = key_valid if key_valid is not None else torch.ones(batch, len(positions), dtype=torch.bool,
                                                                  device=positions.device)

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.request import RequestStatus, SpanRequest
+from engine.request import RequestStatus, SpanRequest, resolve_future
 from engine.scheduler import Scheduler
 
 log = logging.getLogger("stipple.serve.worker")
@@ -106,7 +106,7 @@ class EngineWorker:
             log.exception("batch of %d failed", len(jobs))
             self.counters.failed += len(jobs)
             for job in jobs:
-                loop.call_soon_threadsafe(_resolve, job.future, None, exc)
+                loop.call_soon_threadsafe(resolve_future, job.future, None, exc)
             return
         self.counters.batches += 1
         self.counters.batched_requests += len(jobs) if len(jobs) > 1 else 0
@@ -115,7 +115,7 @@ class EngineWorker:
                 self.counters.finished += 1
             else:
                 self.counters.cancelled += 1
-            loop.call_soon_threadsafe(_resolve, job.future, (job.request, len(jobs)), None)
+            loop.call_soon_threadsafe(resolve_future, job.future, (job.request, len(jobs)), None)
 
     def healthy(self) -> str | None:
         """None when the worker can take requests, else why not."""
@@ -130,12 +130,3 @@ class EngineWorker:
     def shutdown(self) -> None:
         self._alive = False
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _resolve(future: asyncio.Future, result: Any, error: Exception | None) -> None:
-    if future.done():  # the awaiting task was cancelled meanwhile
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)

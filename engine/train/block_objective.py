@@ -93,7 +93,7 @@ def collate(examples: list[BlockExample], pad_id: int, mask_id: int, generator: 
         t = torch.rand((), generator=generator)
         first = torch.rand(len(e.span), generator=generator) < t  # (S,)
         rows.append(_example_rows(e, (first, ~first), mask_id))
-    B, N = len(rows), max(len(r[0]) for r in rows)
+    N = max(len(r[0]) for r in rows)
     fill = (pad_id, 0, PREFIX, -1, 0, IGNORE, IGNORE)  # padding rows: a prefix row at 0 that is no key
     fields = [torch.tensor([r[i] + [fill[i]] * (N - len(r[i])) for r in rows]) for i in range(7)]  # 7 x (B, N)
     ids, position, region, slot, group, ar_target, span_target = fields

@@ -62,3 +62,17 @@ async def inline(client: LanguageClient, uri: str, position: types.Position) -> 
         text_document=types.TextDocumentIdentifier(uri), position=position,
         context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked)))
     return list(result.items if isinstance(result, types.InlineCompletionList) else result or [])
+
+
+async def inline_with_spans(client: LanguageClient, uri: str, position: types.Position,
+                            received: list) -> tuple[list[types.InlineCompletionItem], dict]:
+    """An inline request and the stipple/spans notification it produced (a server started with --spans
+    whose handler appends to `received`), as a dict."""
+    received.clear()
+    items = await inline(client, uri, position)
+    for _ in range(50):
+        if received:
+            break
+        await asyncio.sleep(0.02)
+    spans = received[-1]
+    return items, spans._asdict() if hasattr(spans, "_asdict") else spans

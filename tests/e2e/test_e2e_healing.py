@@ -4,16 +4,15 @@ silently dropped result); `stipple complete` answers the same cursors as the ser
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 
 import pytest
 import pytest_lsp
-from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from e2e_helpers import FAST, REPO, SERVER, SERVER_ENV, cursor_of, initialize, inline, open_doc, wait_ready
+from e2e_helpers import (FAST, REPO, SERVER, SERVER_ENV, cursor_of, initialize, inline_with_spans, open_doc,
+                         wait_ready)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -37,14 +36,7 @@ async def client(lsp_client: LanguageClient, model_option: dict):
 async def outcome_at(client: LanguageClient, uri: str, marked: str) -> tuple[list, dict]:
     text, position = cursor_of(marked)
     open_doc(client, uri, "python", text)
-    received.clear()
-    items = await inline(client, uri, position)
-    for _ in range(50):
-        if received:
-            break
-        await asyncio.sleep(0.02)
-    spans = received[-1]
-    return items, spans._asdict() if hasattr(spans, "_asdict") else spans
+    return await inline_with_spans(client, uri, position, received)
 
 
 @pytest.mark.parametrize("uri", list(CURSORS))

@@ -12,7 +12,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from e2e_helpers import FAST, SERVER, SERVER_ENV, cursor_of, inline, open_doc, wait_ready
+from e2e_helpers import FAST, SERVER, SERVER_ENV, cursor_of, inline_with_spans, open_doc, wait_ready
 from lsp_server.server import PROGRESS_MIN_FILES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -76,14 +76,7 @@ async def test_a_name_from_another_file_reaches_the_prompt(client: LanguageClien
             break
         await asyncio.sleep(0.02)
     assert isinstance(reports[0], types.WorkDoneProgressBegin) and isinstance(reports[-1], types.WorkDoneProgressEnd)
-    received.clear()
-    items = await inline(client, uri, position)
-    for _ in range(50):
-        if received:
-            break
-        await asyncio.sleep(0.02)
-    spans = received[-1]
-    spans = spans._asdict() if hasattr(spans, "_asdict") else spans
+    items, spans = await inline_with_spans(client, uri, position, received)
     assert list(spans["workspaceFiles"]) == ["geometry.py"] and spans["workspaceChars"] == len(result["block"])
     stages = spans["stages"]._asdict() if hasattr(spans["stages"], "_asdict") else spans["stages"]
     assert spans["prefixChars"] > spans["workspaceChars"] and "workspace" in stages
