@@ -118,7 +118,7 @@ def complete_all(engine, cursors: list[Cursor], params, seen: set[str] | None, p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.loader import ModelDirError
+    from engine.weights.loader import ModelDirError
     from engine.params import DenoiseParams
 
     sources = package_sources()

@@ -30,7 +30,7 @@ from engine.fim import FimTokens, fim_tokens, psm_ids
 from engine.healing import Vocabulary, lead_position
 from engine.kv_cache import KVCache
 from engine.layout import Layout, completion, ends_line_at_once, strip_lead
-from engine.loader import load_model_dir
+from engine.weights.loader import load_model_dir
 from engine.params import COMPLETERS, DenoiseParams
 from engine.request import RequestStatus, SpanRequest
 

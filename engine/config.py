@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from engine.default_model import resolve_model
+from engine.weights.default_model import resolve_model
 from engine.params import DTYPES
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.tokenizer import Tokenizer
+from engine.weights.tokenizer import Tokenizer
 
 ROLES = ("fim_prefix", "fim_suffix", "fim_middle")
 

@@ -6,7 +6,7 @@ import torch
 
 from engine.config import EngineConfig
 from engine.kv_cache import KVCache
-from engine.loader import LoadedModel, load_model_dir
+from engine.weights.loader import LoadedModel, load_model_dir
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings, sequence_rows
 from engine.models.transformer import Placement
 

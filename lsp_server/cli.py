@@ -23,7 +23,7 @@ def engine_from_args(args: argparse.Namespace):
     """The diffusion Engine, or with --completer ar-fim / ar-prefix the autoregressive one (same interface)."""
     from engine.ar_twin import build_engine
     from engine.config import EngineConfig
-    from engine.loader import ModelDirError
+    from engine.weights.loader import ModelDirError
 
     try:
         config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads,

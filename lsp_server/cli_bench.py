@@ -121,7 +121,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from benchmarks.profile import render, run_profile  # torch: only when asked for
     from engine.config import EngineConfig
     from engine.engine import Engine
-    from engine.loader import ModelDirError
+    from engine.weights.loader import ModelDirError
     from engine.params import DenoiseParams
 
     try:

@@ -13,14 +13,14 @@ from pathlib import Path
 
 
 def model_path(name: str) -> Path:
-    from engine.default_model import resolve_model
+    from engine.weights.default_model import resolve_model
 
     return resolve_model(name)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from engine.checkpoint import ModelDirError
-    from engine.model_report import describe, format_info
+    from engine.weights.checkpoint import ModelDirError
+    from engine.weights.model_report import describe, format_info
     from lsp_server.cli import UsageError
 
     try:
@@ -32,7 +32,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from engine.model_report import format_verdict, verify
+    from engine.weights.model_report import format_verdict, verify
     from lsp_server.cli import UsageError
 
     try:

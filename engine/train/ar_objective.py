@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.fim import FimTokens, psm_ids
-from engine.tokenizer import Tokenizer
+from engine.weights.tokenizer import Tokenizer
 from engine.train.objective import cut_middle
 
 IGNORE = -100  # F.cross_entropy's ignore_index: positions with no next token to predict

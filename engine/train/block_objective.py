@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings
-from engine.tokenizer import Tokenizer
+from engine.weights.tokenizer import Tokenizer
 from engine.train.objective import cut_middle, span_slots
 
 IGNORE = -100

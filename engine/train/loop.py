@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from engine.adapter import apply_lora, merged_state, save_adapter
+from engine.weights.adapter import apply_lora, merged_state, save_adapter
 from engine.config import cpu_bf16
 from engine.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
-from engine.loader import load_model_dir, save_model_dir
+from engine.weights.loader import load_model_dir, save_model_dir
 from engine.models import ModelArgs, Transformer
-from engine.tokenizer import Tokenizer
+from engine.weights.tokenizer import Tokenizer
 from engine.train import ar_objective, block_objective, objective
 from engine.train.corpus import iter_texts
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from benchmarks import heldout_cursors as hc
-from engine.default_model import ASSETS
+from engine.weights.default_model import ASSETS
 from engine.train.corpus import HELD_OUT_PACKAGES
 
 SOURCE = '''\

@@ -38,9 +38,9 @@ def test_smoke_run_writes_adapter_record_and_manifest(smoke_run):
 
 
 def test_adapter_merges_once_into_the_cache(smoke_run, monkeypatch):
-    from engine.adapter import load_adapter
-    from engine.default_model import build_adapted, resolve_model
-    from engine.loader import load_model_dir
+    from engine.weights.adapter import load_adapter
+    from engine.weights.default_model import build_adapted, resolve_model
+    from engine.weights.loader import load_model_dir
 
     monkeypatch.setenv("STIPPLE_CACHE_DIR", str(smoke_run / "cache"))
     adapter_dir = smoke_run / "out" / "adapter"

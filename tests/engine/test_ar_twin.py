@@ -18,7 +18,7 @@ from engine.fim import SMOLLM2_FIM_TOKENS, fim_tokens
 from engine.layout import heal
 from engine.params import DenoiseParams
 from engine.request import RequestStatus, SpanRequest
-from engine.tokenizer import SpecialTokens, Tokenizer
+from engine.weights.tokenizer import SpecialTokens, Tokenizer
 from engine.train import ar_objective
 
 PREFIX = "def area(width, height):\n    total = "
@@ -203,7 +203,7 @@ def test_twin_training_smoke_writes_an_adapter_with_its_sentinels(random_model_d
 
 
 def test_adapter_token_roles_become_config_ids(random_model_dir):
-    from engine.default_model import token_role_ids
+    from engine.weights.default_model import token_role_ids
 
     tokenizer_json = (random_model_dir / "tokenizer.json").read_text()
     fields = token_role_ids({"fim_prefix": "<|fim_prefix|>", "fim_middle": "<|fim_middle|>"}, tokenizer_json)

@@ -178,7 +178,7 @@ def test_training_rows_score_each_masked_slot_from_the_row_before_it():
 
 
 def test_training_smoke_writes_a_block_causal_adapter(random_model_dir, small_corpus, tmp_path):
-    from engine.adapter import load_adapter
+    from engine.weights.adapter import load_adapter
     from engine.train.loop import TrainConfig, train
 
     config = TrainConfig(corpus=small_corpus, out=tmp_path / "out", init_model=random_model_dir, lora_rank=4,

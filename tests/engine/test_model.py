@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.loader import ModelDirError, load_model_dir
+from engine.weights.loader import ModelDirError, load_model_dir
 from engine.models import ModelArgs, Transformer
 
 

@@ -8,8 +8,8 @@ import random
 import pytest
 import torch
 
-from engine.loader import load_model_dir
-from engine.tokenizer import Tokenizer
+from engine.weights.loader import load_model_dir
+from engine.weights.tokenizer import Tokenizer
 from engine.train import objective
 from engine.train.loop import TrainConfig, train
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.loader import ModelDirError, load_model_dir
-from engine.memory import InsufficientMemoryError, check_fits
+from engine.weights.loader import ModelDirError, load_model_dir
+from engine.weights.memory import InsufficientMemoryError, check_fits
 from engine.models import ModelArgs, Transformer
 from lsp_server.cli import main
 
@@ -128,11 +128,11 @@ def test_unreadable_directories_are_one_clear_line(capsys, tmp_path):
 def test_memory_shortfall_is_refused_before_loading(capsys, monkeypatch, dream_dir):
     with pytest.raises(InsufficientMemoryError, match=r"7.62B parameters need 15.6 GiB in bfloat16 "
                                                        r"on cuda, which has 1.0 GiB free"):
-        monkeypatch.setattr("engine.memory.available_bytes", lambda device: 2**30)
+        monkeypatch.setattr("engine.weights.memory.available_bytes", lambda device: 2**30)
         check_fits(7_615_616_512, torch.bfloat16, "cuda", "Dream-v0-7B")
-    monkeypatch.setattr("engine.memory.available_bytes", lambda device: 2**20)
+    monkeypatch.setattr("engine.weights.memory.available_bytes", lambda device: 2**20)
     with pytest.raises(InsufficientMemoryError, match="1.0 MiB free|0.0 GiB free"):
         load_model_dir(dream_dir)
-    monkeypatch.setattr("engine.model_report.available_bytes", lambda device: 2**20)
+    monkeypatch.setattr("engine.weights.model_report.available_bytes", lambda device: 2**20)
     code, out, _ = run(capsys, "models", "info", str(dream_dir), "--device", "cpu")
     assert code == 0 and "fits              NO (1.0 MiB free on cpu)" in out

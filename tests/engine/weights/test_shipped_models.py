@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.default_model import ASSETS, DEFAULT_MODEL, SMOLLM2_BLOCK, TINY, resolve_model
-from engine.loader import load_model_dir
+from engine.weights.default_model import ASSETS, DEFAULT_MODEL, SMOLLM2_BLOCK, TINY, resolve_model
+from engine.weights.loader import load_model_dir
 from engine.train.corpus import resolve_benchmark_dir, verify_manifest
 
 TINY_DIR = ASSETS / TINY
@@ -40,7 +40,7 @@ ADAPTERS = [("smollm2-block", [15, 16]), ("smollm2-dllm", [15, 16]), ("smollm2-a
 
 @pytest.mark.parametrize("name, row_ids", ADAPTERS)
 def test_shipped_adapter_is_small_and_matches_the_base_vocabulary(name, row_ids):
-    from engine.adapter import load_adapter
+    from engine.weights.adapter import load_adapter
 
     adapter_dir = ASSETS / name / "adapter"
     if not (adapter_dir / "adapter_config.json").is_file():
@@ -60,7 +60,7 @@ def test_the_twin_had_the_diffusion_adapters_data_and_steps():
     if not (twin / "training_record.json").is_file():
         pytest.skip("no twin shipped")
     # The comparison ran the diffusion adapter of this record; the shipped one has trained on since.
-    compared = Path(__file__).parents[2] / "benchmarks/results/ar-vs-diffusion/cpu/smollm2-dllm-training_record.json"
+    compared = Path(__file__).parents[3] / "benchmarks/results/ar-vs-diffusion/cpu/smollm2-dllm-training_record.json"
     records = [json.loads(path.read_text()) for path in (twin / "training_record.json", compared)]
     assert records[0]["steps"] == records[1]["steps"]
     assert records[0]["config"]["seq_len"] == records[1]["config"]["seq_len"]
@@ -70,7 +70,7 @@ def test_the_twin_had_the_diffusion_adapters_data_and_steps():
 
 
 def test_the_default_is_the_block_causal_adapter_trained_on_a_clean_corpus():
-    from engine.adapter import load_adapter
+    from engine.weights.adapter import load_adapter
     from engine.train.corpus import HELD_OUT_PACKAGES
 
     assert DEFAULT_MODEL == SMOLLM2_BLOCK

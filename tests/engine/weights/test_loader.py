@@ -1,4 +1,4 @@
-"""engine.loader's promise: only safetensors are read; nothing is unpickled, whatever a directory holds."""
+"""engine.weights.loader's promise: only safetensors are read; nothing is unpickled, whatever a directory holds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from engine.loader import ModelDirError, load_model_dir
+from engine.weights.loader import ModelDirError, load_model_dir
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 TINY = "stipple-tiny"
 SMOLLM2_DLLM = "smollm2-dllm"
 SMOLLM2_AR_FIM = "smollm2-ar-fim"  # the autoregressive FIM twin of smollm2-dllm (same base, data, budget)
@@ -48,9 +48,9 @@ def adapter_key(adapter_dir: Path) -> str:
 
 def build_adapted(adapter_dir: Path, name: str) -> Path:
     """The merged model directory for an adapter, built (once) into the cache."""
-    from engine.adapter import load_adapter, merge_adapter
+    from engine.weights.adapter import load_adapter, merge_adapter
     from engine.convert.gguf_llama import read_gguf, smollm2_gguf_path
-    from engine.loader import save_model_dir
+    from engine.weights.loader import save_model_dir
     from engine.models import ModelArgs, Transformer
 
     target = cache_root() / "models" / f"{name}-{adapter_key(adapter_dir)}"

@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from engine.checkpoint import Checkpoint, ModelDirError
+from engine.weights.checkpoint import Checkpoint, ModelDirError
 from engine.config import default_dtype
-from engine.loader import match_tensors, read_model_dir
-from engine.memory import GiB, available_bytes, bytes_needed
+from engine.weights.loader import match_tensors, read_model_dir
+from engine.weights.memory import GiB, available_bytes, bytes_needed
 
 TORCH_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 

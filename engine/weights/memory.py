@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from engine.checkpoint import ModelDirError
+from engine.weights.checkpoint import ModelDirError
 
 GiB = 2**30
 # Beyond the weights: activations of a 2k-token window, the span's logits, the context cache.

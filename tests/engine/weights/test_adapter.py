@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from engine.adapter import apply_lora, load_adapter, merge_adapter, merged_state, save_adapter
+from engine.weights.adapter import apply_lora, load_adapter, merge_adapter, merged_state, save_adapter
 from engine.models import ModelArgs, Transformer
 
 
