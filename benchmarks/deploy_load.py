@@ -143,9 +143,9 @@ def machine(threads: int | None) -> dict:
 
 async def inprocess(args, load: Load) -> dict:
     from engine.ar_twin import build_engine
-    from engine.config import EngineConfig
-    from engine.params import DenoiseParams
-    from engine.request import SpanRequest
+    from engine.denoise.config import EngineConfig
+    from engine.denoise.params import DenoiseParams
+    from engine.denoise.request import SpanRequest
     from engine.serve.worker import EngineWorker
 
     engine = build_engine(EngineConfig(model_dir=args.model, device="cpu", num_threads=args.inprocess_threads))

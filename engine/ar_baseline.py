@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.ar_twin import AREngine
-from engine.config import EngineConfig
-from engine.params import DenoiseParams
+from engine.denoise.config import EngineConfig
+from engine.denoise.params import DenoiseParams
 
 
 @dataclass

@@ -7,7 +7,7 @@ Two ways to use an autoregressive model, for the diffusion-versus-autoregressive
   and never sees the suffix.
 
 Both share everything else with the diffusion Engine, so only the decoding differs: the same prefix
-and suffix token budgets, the same token healing at the cursor (engine/layout.py, engine/healing.py: the
+and suffix token budgets, the same token healing at the cursor (engine/denoise/layout.py, engine/denoise/healing.py: the
 first tokens write back the prefix's last pre-token), the same rules for the first tokens of a line, span_tokens as the most tokens generated, and the same post-processing
 (`completion`). `infill`, `generate(request, should_stop)` and `generate_batch` take and return
 SpanRequests, so the CLI, the evaluation and the server's bridge run it unchanged; steps_done and
@@ -24,15 +24,15 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from engine.config import EngineConfig
-from engine.engine import Cancelled, fit_context, newline_first_mask
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Cancelled, fit_context, newline_first_mask
 from engine.fim import FimTokens, fim_tokens, psm_ids
-from engine.healing import Vocabulary, lead_position
-from engine.kv_cache import KVCache
-from engine.layout import Layout, completion, ends_line_at_once, strip_lead
+from engine.denoise.healing import Vocabulary, lead_position
+from engine.denoise.kv_cache import KVCache
+from engine.denoise.layout import Layout, completion, ends_line_at_once, strip_lead
 from engine.weights.loader import load_model_dir
-from engine.params import COMPLETERS, DenoiseParams
-from engine.request import RequestStatus, SpanRequest
+from engine.denoise.params import COMPLETERS, DenoiseParams
+from engine.denoise.request import RequestStatus, SpanRequest
 
 
 class AREngine:
@@ -142,7 +142,7 @@ class AREngine:
         """The diffusion Engine's rules, applied to the next token's logits.
 
         Until the healed lead (layout.lead) is written, the next token starts with what is left of it
-        or covers part of it (engine/healing.py). A single line at a line start is not blank: until
+        or covers part of it (engine/denoise/healing.py). A single line at a line start is not blank: until
         it has content, no token may break the line again or end it.
         """
         if not layout.lead:
@@ -165,7 +165,7 @@ def build_engine(config: EngineConfig, completer: str = "diffusion"):
     if completer not in COMPLETERS:
         raise ValueError(f"completer must be one of {COMPLETERS}, got {completer!r}")
     if completer == "diffusion":
-        from engine.engine import Engine
+        from engine.denoise.engine import Engine
 
         return Engine(config)
     return AREngine(config, fim=completer == "ar-fim")

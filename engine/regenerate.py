@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.params import DenoiseParams
+from engine.denoise.params import DenoiseParams
 from engine.repair import check_size
-from engine.request import SpanRequest
+from engine.denoise.request import SpanRequest
 
 
 def regenerate(engine, prefix: str, selection: str, suffix: str, steps: int = 16, count: int = 3,

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engine.engine import Cancelled
-from engine.sampler import allowed_logits
+from engine.denoise.engine import Cancelled
+from engine.denoise.sampler import allowed_logits
 from engine.token_scores import Window, make_window, token_probs
 
 WORD = re.compile(r"\w+")

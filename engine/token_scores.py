@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.engine import Cancelled
-from engine.sampler import allowed_logits
+from engine.denoise.engine import Cancelled
+from engine.denoise.sampler import allowed_logits
 
 MAX_ROWS = 16  # rows per forward: bounds activation memory for long selections
 

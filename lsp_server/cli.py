@@ -22,7 +22,7 @@ class UsageError(Exception):
 def engine_from_args(args: argparse.Namespace):
     """The diffusion Engine, or with --completer ar-fim / ar-prefix the autoregressive one (same interface)."""
     from engine.ar_twin import build_engine
-    from engine.config import EngineConfig
+    from engine.denoise.config import EngineConfig
     from engine.weights.loader import ModelDirError
 
     try:
@@ -34,7 +34,7 @@ def engine_from_args(args: argparse.Namespace):
 
 
 def cmd_infill(args: argparse.Namespace) -> int:
-    from engine.params import DenoiseParams
+    from engine.denoise.params import DenoiseParams
 
     engine = engine_from_args(args)
     failures = 0
@@ -133,7 +133,7 @@ def probability(text: str) -> float:
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    from engine.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
+    from engine.denoise.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
 
     p.add_argument("--model", type=Path, default=None, help="model directory (default: embedded)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
@@ -143,7 +143,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=32, help="denoising steps K (at most)")
     p.add_argument("--span-tokens", type=int, default=None, help="mask slots (default by mode)")
     p.add_argument("--strategy", default="confidence", choices=STRATEGIES,
-                   help="which slots each step commits (engine/strategies.py)")
+                   help="which slots each step commits (engine/denoise/strategies.py)")
     p.add_argument("--threshold", type=probability, default=0.9,
                    help="--strategy threshold: commit every slot whose probability exceeds this")
     p.add_argument("--block-length", type=int, default=None,

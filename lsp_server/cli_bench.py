@@ -119,10 +119,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     mode = args.mode or ("single" if prefix.split("\n")[-1].strip() or suffix.split("\n", 1)[0].strip()
                          else "multi")
     from benchmarks.profile import render, run_profile  # torch: only when asked for
-    from engine.config import EngineConfig
-    from engine.engine import Engine
+    from engine.denoise.config import EngineConfig
+    from engine.denoise.engine import Engine
     from engine.weights.loader import ModelDirError
-    from engine.params import DenoiseParams
+    from engine.denoise.params import DenoiseParams
 
     try:
         params = DenoiseParams(steps=args.steps, mode=mode, span_tokens=args.span_tokens,

@@ -40,8 +40,8 @@ def infill_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
                 span_tokens: int | None, progress: bool, strategy: str = "confidence",
                 threshold: float = 0.9, block_length: int | None = None) -> list[dict]:
     """Complete every task with engine.infill (any completer), timing each."""
-    from engine.layout import heal, heal_middle
-    from engine.params import DenoiseParams
+    from engine.denoise.layout import heal, heal_middle
+    from engine.denoise.params import DenoiseParams
 
     # One untimed request first: lazy tables and allocator warm-up are not a task's latency.
     engine.infill("def f(x):\n", "\n", DenoiseParams(steps=steps, mode=mode, span_tokens=4))

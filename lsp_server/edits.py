@@ -127,7 +127,7 @@ def model_work(command: str, sel: Selection, args: EditArgs, steps: int, comment
     """The job for the worker thread: (engine, stop) -> alternatives, each a list of engine Edits."""
 
     def work(engine, stop) -> list[list] | None:
-        from engine.engine import Cancelled
+        from engine.denoise.engine import Cancelled
         from engine.regenerate import regenerate, with_instruction
         from engine.repair import RepairParams, SelectionTooLarge, minimal_edit, repair
 

@@ -18,11 +18,11 @@ import torch
 
 from benchmarks.gpu_suite.shapes import model_args, random_model, weight_bytes
 from benchmarks.gpu_suite.timing import sync, time_ms
-from engine import strategies
-from engine.cuda_graphs import CudaGraphStep
-from engine.kv_cache import KVCache
-from engine.params import DenoiseParams
-from engine.runner import Runner
+from engine.denoise import strategies
+from engine.denoise.cuda_graphs import CudaGraphStep
+from engine.denoise.kv_cache import KVCache
+from engine.denoise.params import DenoiseParams
+from engine.denoise.runner import Runner
 
 
 def diffusion_span_ms(model, step: CudaGraphStep, context: int, span: int, params: DenoiseParams,

@@ -25,7 +25,7 @@ APP_NAME = "stipple"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from engine.params import COMPLETERS, DTYPES  # torch-free
+    from engine.denoise.params import COMPLETERS, DTYPES  # torch-free
     from engine.serve.api import MAX_BODY_BYTES
 
     p = sub.add_parser("deploy", help="serve the engine over HTTP with Ray Serve (OpenAI-style /v1/completions)")

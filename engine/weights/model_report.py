@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from engine.weights.checkpoint import Checkpoint, ModelDirError
-from engine.config import default_dtype
+from engine.denoise.config import default_dtype
 from engine.weights.loader import match_tensors, read_model_dir
 from engine.weights.memory import GiB, available_bytes, bytes_needed
 
@@ -21,7 +21,7 @@ TORCH_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
 def default_placement(device: str = "auto") -> tuple[str, torch.dtype]:
-    """The device and dtype a plain `stipple serve` would use (engine.config.default_dtype)."""
+    """The device and dtype a plain `stipple serve` would use (engine.denoise.config.default_dtype)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return device, getattr(torch, default_dtype(device))

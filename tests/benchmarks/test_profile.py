@@ -10,9 +10,9 @@ from torch import nn
 
 from benchmarks.profile import run_profile
 from benchmarks.roofline import CostModel, StepShape
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.params import DenoiseParams
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Engine
+from engine.denoise.params import DenoiseParams
 from lsp_server.cli import main
 
 PREFIX = "def mean(values):\n    total = 0.0\n    for value in values:\n        "

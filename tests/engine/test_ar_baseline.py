@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.ar_baseline import ARCompleter
-from engine.layout import heal
+from engine.denoise.layout import heal
 
 
 def naive_greedy(completer: ARCompleter, ids: list[int], n: int, layout) -> list[int]:

@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from engine.ar_twin import AREngine, build_engine
-from engine.params import COMPLETERS
-from engine.config import EngineConfig
-from engine.engine import Cancelled
+from engine.denoise.params import COMPLETERS
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Cancelled
 from engine.fim import SMOLLM2_FIM_TOKENS, fim_tokens
-from engine.layout import heal
-from engine.params import DenoiseParams
-from engine.request import RequestStatus, SpanRequest
+from engine.denoise.layout import heal
+from engine.denoise.params import DenoiseParams
+from engine.denoise.request import RequestStatus, SpanRequest
 from engine.weights.tokenizer import SpecialTokens, Tokenizer
 from engine.train import ar_objective
 

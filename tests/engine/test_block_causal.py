@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import EngineConfig
-from engine.engine import Engine
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Engine
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings
-from engine.params import DenoiseParams
-from engine.request import SpanRequest
+from engine.denoise.params import DenoiseParams
+from engine.denoise.request import SpanRequest
 from engine.train import block_objective
 from engine.train.block_objective import IGNORE, BlockExample
 

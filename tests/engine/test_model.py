@@ -108,7 +108,7 @@ def test_missing_and_corrupt_model_files(tmp_path, random_model_dir):
 
 
 def test_kv_cache_decoding_matches_full_causal_pass():
-    from engine.kv_cache import KVCache
+    from engine.denoise.kv_cache import KVCache
 
     torch.manual_seed(0)
     model = Transformer(tiny_args()).eval()
@@ -128,17 +128,17 @@ def test_loading_does_not_pull_in_dynamo_or_triton():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom engine.config import EngineConfig\nfrom engine.engine import Engine\n"
+    code = ("import sys\nfrom engine.denoise.config import EngineConfig\nfrom engine.denoise.engine import Engine\n"
             "Engine(EngineConfig(model_dir='stipple-tiny')).infill('x = ', '')\n"
             "loaded = [m for m in ('torch._dynamo', 'triton') if m in sys.modules]\n"
             "assert not loaded, loaded\n"
-            "import torch\n"  # and a small model runs on one CPU thread (engine/runner.py)
+            "import torch\n"  # and a small model runs on one CPU thread (engine/denoise/runner.py)
             "assert torch.get_num_threads() == 1, torch.get_num_threads()\n")
     subprocess.run([sys.executable, "-c", code], check=True, env={"OMP_NUM_THREADS": "2", "PATH": ""})
 
 
 def test_default_dtype_is_bf16_where_the_hardware_multiplies_it(monkeypatch, random_model_dir):
-    from engine import config
+    from engine.denoise import config
 
     assert config.default_dtype("cuda:0") == "bfloat16"
     monkeypatch.setattr(config, "cpu_bf16", lambda: False)

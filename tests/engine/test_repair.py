@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.config import EngineConfig
-from engine.engine import Cancelled, Engine
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Cancelled, Engine
 from engine.regenerate import regenerate, with_instruction
 from engine.repair import (Edit, RepairParams, SelectionTooLarge, apply_edits, content_range, fill_in_line,
                            minimal_edit, repair, suspect_runs, unfit_in_line)
 from engine.token_scores import Window, make_window, token_probs
-from engine.sampler import allowed_logits
+from engine.denoise.sampler import allowed_logits
 
 CODE = "def total(words):\n    result = 0\n    for word in words:\n        result += len(word)\n    return result\n"
 

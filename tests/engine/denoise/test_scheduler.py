@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from engine.scheduler import Scheduler
+from engine.denoise.scheduler import Scheduler
 
 
 @dataclass
@@ -45,5 +45,5 @@ def test_bad_batch_size():
 
 
 def test_no_torch_import():
-    code = "import sys, engine.scheduler; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, engine.denoise.scheduler; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from engine import sampler
-from engine.config import EngineConfig
-from engine.engine import Cancelled, Engine
-from engine.params import DenoiseParams
-from engine.request import RequestStatus, SpanRequest
+from engine.denoise import sampler
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Cancelled, Engine
+from engine.denoise.params import DenoiseParams
+from engine.denoise.request import RequestStatus, SpanRequest
 
 PAD, MASK, V = 2, 3, 20
 BANNED = torch.tensor([0, 1, MASK])

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from engine.ar_twin import AREngine
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.healing import Vocabulary, constrain_span, keep_lead, lead_position
-from engine.layout import heal
-from engine.params import DenoiseParams
-from engine.strategies import DenoiseState
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Engine
+from engine.denoise.healing import Vocabulary, constrain_span, keep_lead, lead_position
+from engine.denoise.layout import heal
+from engine.denoise.params import DenoiseParams
+from engine.denoise.strategies import DenoiseState
 
 TEXTS = ["", " ", "  ", " r", " radius", " return", "\n", "\n   ", "\n    ", "\n        ", "ar", "area",
          "are", "a", "(", "()", "((", "x", "\r\n", ""]

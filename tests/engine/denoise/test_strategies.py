@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import sampler, strategies
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.params import STRATEGIES, DenoiseParams
+from engine.denoise import sampler, strategies
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Engine
+from engine.denoise.params import STRATEGIES, DenoiseParams
 from lsp_server.cli import main
 
 PAD, MASK, V = 2, 3, 20

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.config import EngineConfig
-from engine.kv_cache import KVCache
+from engine.denoise.config import EngineConfig
+from engine.denoise.kv_cache import KVCache
 from engine.weights.loader import LoadedModel, load_model_dir
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings, sequence_rows
 from engine.models.transformer import Placement

@@ -1,6 +1,6 @@
 """Token healing's vocabulary side: the tokens that may open a span that must begin with a text.
 
-engine/layout.py takes the prefix's last pre-token off (Layout.lead) and the span must write it
+engine/denoise/layout.py takes the prefix's last pre-token off (Layout.lead) and the span must write it
 back. A token may fill the first slot not yet past the lead when its text starts with the lead
 still to write (" radius" for " ", "area" for "ar"), or is a proper prefix of it ("\\n   " for
 "\\n    "): the next slot then continues the rest (" return"). Guidance's token healing
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-from engine.strategies import DenoiseState
+from engine.denoise.strategies import DenoiseState
 
 MAX_CACHED_MASKS = 256
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine import sampler
-from engine.params import DenoiseParams
+from engine.denoise import sampler
+from engine.denoise.params import DenoiseParams
 
 
 @dataclass

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.params import DenoiseParams
+from engine.denoise.params import DenoiseParams
 
 _ids = itertools.count(1)
 

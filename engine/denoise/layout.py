@@ -6,7 +6,7 @@ letters to the rest of an identifier ("circle_area"). A prefix cut at the cursor
 the model has hardly seen there: a bare " " after `return `, "ar" of `circle_ar`, a lone "\\n".
 So the prefix's last pre-token (the piece no token crosses; GPT-2's split, which these tokenizers
 use) moves into the span: the prefix ends at a boundary the model knows, and the span must begin
-with the text taken off (`Layout.lead`; engine/healing.py constrains the first slots to it). At a
+with the text taken off (`Layout.lead`; engine/denoise/healing.py constrains the first slots to it). At a
 line-start cursor the completed line's own newline moves into the suffix (which then begins
 "\\n        next line"). The caller sees none of this: `completion` turns the span's text back into
 exactly the text between the original prefix and suffix.

@@ -2,7 +2,7 @@
 
 Requests from several documents or editors wait here; the engine's worker takes a batch at a time:
 the oldest waiting request and, in arrival order, every other waiting one that can share its
-forward passes (the same batch key: span length and cache settings, see engine.engine.batch_key),
+forward passes (the same batch key: span length and cache settings, see engine.denoise.engine.batch_key),
 up to max_batch. Cancelled requests are dropped without running. A request that arrives while a
 batch runs waits for the next one: a running batch's context cache was filled for its own rows.
 """

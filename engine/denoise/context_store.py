@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from engine.kv_cache import KVCache
+from engine.denoise.kv_cache import KVCache
 
 
 @dataclass

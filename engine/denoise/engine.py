@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
-from engine import healing, strategies
-from engine.config import EngineConfig
-from engine.context_store import ContextStore
-from engine.layout import Layout, body, completion, ends_line_at_once, heal
-from engine.params import DenoiseParams
-from engine.request import RequestStatus, SpanRequest
-from engine.runner import Runner
+from engine.denoise import healing, strategies
+from engine.denoise.config import EngineConfig
+from engine.denoise.context_store import ContextStore
+from engine.denoise.layout import Layout, body, completion, ends_line_at_once, heal
+from engine.denoise.params import DenoiseParams
+from engine.denoise.request import RequestStatus, SpanRequest
+from engine.denoise.runner import Runner
 
 StopCheck = Callable[[], bool]
 
@@ -52,7 +52,7 @@ class Row:
 
 
 def batch_key(request: SpanRequest, max_span_tokens: int) -> tuple:
-    """Requests with equal keys may share a run (engine.scheduler groups by it)."""
+    """Requests with equal keys may share a run (engine.denoise.scheduler groups by it)."""
     p = request.params
     return min(p.span_tokens, max_span_tokens), p.context_cache, p.refresh_every
 
@@ -68,7 +68,7 @@ class Engine:
         self.graph_step = None  # a single request's cached steps at static shapes, replayed on CUDA
         block_causal = self.runner.loaded.args.attention_layout == "block-causal"
         if self.runner.device.type == "cuda" and self.config.cuda_graphs and not block_causal:
-            from engine.cuda_graphs import CudaGraphStep
+            from engine.denoise.cuda_graphs import CudaGraphStep
 
             c = self.config
             capacity = min(self.max_positions, c.max_prefix_tokens + c.max_suffix_tokens + c.max_span_tokens + 8)
@@ -189,7 +189,7 @@ class Engine:
 
     def _context_cache(self, rows: list[Row], width: int):
         """A fresh cache for the run; for a single request of a known document, the positions its
-        previous request shares with it come from that request's cache (engine/context_store.py)."""
+        previous request shares with it come from that request's cache (engine/denoise/context_store.py)."""
         cache = self.runner.new_cache(width, batch=len(rows))
         row = rows[0]
         if len(rows) > 1 or not row.request.params.reuse_context:
@@ -202,7 +202,7 @@ class Engine:
         return cache, reuse
 
     def _advance(self, row: Row, logits: torch.Tensor) -> None:
-        """Make one row's span begin with the healed lead (engine/layout.py, engine/healing.py) and take
+        """Make one row's span begin with the healed lead (engine/denoise/layout.py, engine/denoise/healing.py) and take
         one step; logits (1, L, V). A single line at a line start may not stay blank."""
         request, params, lead = row.request, row.request.params, row.layout.lead
         steps_left = params.steps - row.state.steps_done - 1
@@ -259,7 +259,7 @@ def newline_first_mask(tokenizer, vocab_size: int, device: torch.device) -> torc
 
 
 def fit_context(request: SpanRequest, tokenizer, config: EngineConfig, room: int, suffix: bool = True) -> Layout:
-    """Heal the cursor (engine/layout.py; params.heal_cursor) and cut request's prefix/suffix ids to
+    """Heal the cursor (engine/denoise/layout.py; params.heal_cursor) and cut request's prefix/suffix ids to
     `room` positions: the suffix gets at most a quarter and max_suffix_tokens, the prefix the rest up to
     max_prefix_tokens (its end kept). suffix=False leaves the suffix out (a prefix-only model)."""
     layout = heal(request.prefix, request.suffix, request.params.heal_cursor)

@@ -1,6 +1,6 @@
 """CudaGraphStep: the cached denoising step at static shapes, captured once per bucket in a CUDA graph.
 
-A cached step (Fast-dLLM's dual cache; engine/runner.py) recomputes only the span's rows over the
+A cached step (Fast-dLLM's dual cache; engine/denoise/runner.py) recomputes only the span's rows over the
 context keys/values. Its shapes vary per request (span length, context length) and its positions are
 Python ints, so it cannot be replayed as it is. Here:
 - the span piece is padded to a span-length bucket (SPAN_BUCKETS), the keys read are a prefix of a
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from engine import kernels
-from engine.kv_cache import KVCache
+from engine.denoise.kv_cache import KVCache
 from engine.models.transformer import Transformer, apply_rotary, rotary_cos_sin
 
 SPAN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512)

@@ -3,7 +3,7 @@
 Sampler v1 (low-confidence remasking, LLaDA Alg. 1 / MaskGIT): at every step predict all masked
 positions, keep the k most confident predictions, leave the rest masked. k follows a linear
 schedule so that a span of L slots is fully committed after exactly K steps. The other strategies
-(engine/strategies.py) reuse these pieces and change only the score or the selection.
+(engine/denoise/strategies.py) reuse these pieces and change only the score or the selection.
 
 The pad rule. A span has more slots than the text needs; its tail is trained to be pad. Pad is the
 easiest thing to predict, so a plain most-confident-first sampler commits pads everywhere first and

@@ -1,16 +1,16 @@
 """Batched denoising equals running alone; a cancelled row leaves at once; context reuse across
-keystrokes (engine/context_store.py)."""
+keystrokes (engine/denoise/context_store.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.config import EngineConfig
-from engine.context_store import ContextStore, common_prefix
-from engine.engine import Engine
-from engine.params import DenoiseParams
-from engine.request import RequestStatus, SpanRequest
+from engine.denoise.config import EngineConfig
+from engine.denoise.context_store import ContextStore, common_prefix
+from engine.denoise.engine import Engine
+from engine.denoise.params import DenoiseParams
+from engine.denoise.request import RequestStatus, SpanRequest
 
 TASKS = [
     ("def add(a, b):\n    total = a\n", "\n    return total\n"),
@@ -128,7 +128,7 @@ def test_context_store_keeps_the_most_recent_documents():
 
 
 def test_a_request_cancelled_after_its_prefill_leaves_its_context_for_the_next_keystroke(random_model_dir):
-    from engine.engine import Cancelled
+    from engine.denoise.engine import Cancelled
 
     engine = Engine(EngineConfig(model_dir=random_model_dir, min_reused_tokens=4, dtype="float32"))
     prefix, suffix = TASKS[3]

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import tokenizers
 
-from engine.layout import completion, ends_line_at_once, heal, heal_middle, last_pre_token
+from engine.denoise.layout import completion, ends_line_at_once, heal, heal_middle, last_pre_token
 
-TINY_TOKENIZER = Path(__file__).resolve().parents[2] / "engine" / "assets" / "stipple-tiny" / "tokenizer.json"
+TINY_TOKENIZER = Path(__file__).resolve().parents[3] / "engine" / "assets" / "stipple-tiny" / "tokenizer.json"
 
 # One row per cursor kind: the prefix, and the text token healing takes off its end.
 CURSORS = [
