@@ -193,7 +193,7 @@ def test_training_smoke_writes_a_block_causal_adapter(random_model_dir, small_co
 
 
 def test_token_scores_read_a_one_slot_span(open_engine):
-    from engine.token_scores import token_probs
+    from engine.edits.token_scores import token_probs
 
     ids = open_engine.tokenizer.encode(PREFIX_TEXT + SUFFIX_TEXT)
     sequence, end = open_engine.sequence(ids, 0, [])

@@ -1,4 +1,4 @@
-"""engine/repair.py: token scoring against plain masked forwards, run building, minimal edits, and
+"""engine/edits/repair.py: token scoring against plain masked forwards, run building, minimal edits, and
 repair / regenerate with the shipped tiny model (behaviour, not quality)."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import torch
 
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Cancelled, Engine
-from engine.regenerate import regenerate, with_instruction
-from engine.repair import (Edit, RepairParams, SelectionTooLarge, apply_edits, content_range, fill_in_line,
+from engine.edits.regenerate import regenerate, with_instruction
+from engine.edits.repair import (Edit, RepairParams, SelectionTooLarge, apply_edits, content_range, fill_in_line,
                            minimal_edit, repair, suspect_runs, unfit_in_line)
-from engine.token_scores import Window, make_window, token_probs
+from engine.edits.token_scores import Window, make_window, token_probs
 from engine.denoise.sampler import allowed_logits
 
 CODE = "def total(words):\n    result = 0\n    for word in words:\n        result += len(word)\n    return result\n"

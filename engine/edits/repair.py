@@ -3,7 +3,7 @@
 A masked diffusion model predicts a masked position from context on both sides, so it can re-decide
 any subset of a selection in place.
 
-Scoring: engine/token_scores.py, p(x_i | rest) with x_i masked (exact, or in RepairParams.groups rows).
+Scoring: engine/edits/token_scores.py, p(x_i | rest) with x_i masked (exact, or in RepairParams.groups rows).
 
 Repair. A token is suspect when p(x_i | rest) < floor and the model's best alternative is at least
 `ratio` times as likely. A suspect token inside an identifier brings the whole identifier (a typo
@@ -25,7 +25,7 @@ import torch
 
 from engine.denoise.engine import Cancelled
 from engine.denoise.sampler import allowed_logits
-from engine.token_scores import Window, make_window, token_probs
+from engine.edits.token_scores import Window, make_window, token_probs
 
 WORD = re.compile(r"\w+")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.denoise.params import DenoiseParams
-from engine.repair import check_size
+from engine.edits.repair import check_size
 from engine.denoise.request import SpanRequest
 
 
