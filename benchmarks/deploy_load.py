@@ -142,7 +142,7 @@ def machine(threads: int | None) -> dict:
 
 
 async def inprocess(args, load: Load) -> dict:
-    from engine.ar_twin import build_engine
+    from engine.ar.twin import build_engine
     from engine.denoise.config import EngineConfig
     from engine.denoise.params import DenoiseParams
     from engine.denoise.request import SpanRequest

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{c.cursor_id:42} {c.prefix[-30:]!r:34} -> {c.next_word!r}")
         print(f"{len(cursors)} cursors", file=sys.stderr)
         return 0
-    from engine.ar_twin import build_engine
+    from engine.ar.twin import build_engine
     from engine.denoise.config import EngineConfig
 
     engine = build_engine(EngineConfig(model_dir=args.model, num_threads=args.threads), args.completer)

@@ -90,7 +90,7 @@ def machine_info() -> dict:
 
 def build_engine(args: argparse.Namespace):
     """The completer's engine, built from engine/ directly (benchmarks never import the server's CLI)."""
-    from engine.ar_twin import build_engine as build
+    from engine.ar.twin import build_engine as build
     from engine.denoise.config import EngineConfig
 
     config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads, dtype=args.dtype)

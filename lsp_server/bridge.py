@@ -77,7 +77,7 @@ class Completion:
 
 
 def load_engine(settings: Settings) -> Any:
-    from engine.ar_twin import build_engine
+    from engine.ar.twin import build_engine
     from engine.denoise.config import EngineConfig
 
     config = EngineConfig(model_dir=settings.model, device=settings.device, dtype=settings.dtype,

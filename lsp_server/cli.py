@@ -21,7 +21,7 @@ class UsageError(Exception):
 
 def engine_from_args(args: argparse.Namespace):
     """The diffusion Engine, or with --completer ar-fim / ar-prefix the autoregressive one (same interface)."""
-    from engine.ar_twin import build_engine
+    from engine.ar.twin import build_engine
     from engine.denoise.config import EngineConfig
     from engine.weights.loader import ModelDirError
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 STRATEGIES = ("confidence", "margin", "entropy", "threshold")
 MODES = ("single", "multi")
 # How completions are generated: the masked-diffusion Engine, or an autoregressive model through the
-# same interface (engine/ar_twin.py): the FIM twin, or a next-token model from the prefix only.
+# same interface (engine/ar/twin.py): the FIM twin, or a next-token model from the prefix only.
 COMPLETERS = ("diffusion", "ar-fim", "ar-prefix")
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # EngineConfig.dtype
 DEFAULT_SPAN_TOKENS = {"single": 32, "multi": 96}

@@ -53,7 +53,7 @@ def token_digest(token: str) -> str:
 
 
 def load_engine(options: ReplicaOptions):
-    from engine.ar_twin import build_engine
+    from engine.ar.twin import build_engine
     from engine.denoise.config import EngineConfig
     from engine.serve.steps import StepHookEngine
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from engine.weights.adapter import apply_lora, merged_state, save_adapter
 from engine.denoise.config import cpu_bf16
-from engine.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
+from engine.ar.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
 from engine.weights.loader import load_model_dir, save_model_dir
 from engine.models import ModelArgs, Transformer
 from engine.weights.tokenizer import Tokenizer

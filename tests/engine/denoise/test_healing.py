@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.ar_twin import AREngine
+from engine.ar.twin import AREngine
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Engine
 from engine.denoise.healing import Vocabulary, constrain_span, keep_lead, lead_position

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.ar_baseline import ARCompleter
+from engine.ar.baseline import ARCompleter
 from engine.denoise.layout import heal
 
 

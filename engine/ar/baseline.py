@@ -1,6 +1,6 @@
 """ARCompleter: the prefix-only baseline's original call shape (model directory in, ARResult out).
 
-The decoding itself is AREngine's (engine/ar_twin.py, fim=False): greedy, KV cache, the prefix's
+The decoding itself is AREngine's (engine/ar/twin.py, fim=False): greedy, KV cache, the prefix's
 last context_tokens tokens, a line-start cursor's first token forced to begin the line.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.ar_twin import AREngine
+from engine.ar.twin import AREngine
 from engine.denoise.config import EngineConfig
 from engine.denoise.params import DenoiseParams
 

@@ -5,7 +5,7 @@ the middle to the end and mark the pieces with sentinels, so that a left-to-righ
 
     <fim_prefix> prefix <fim_suffix> suffix <fim_middle> middle <eos>
 
-Training (engine/train/ar_objective.py) and decoding (engine/ar_twin.py) both build the sequence
+Training (engine/train/ar_objective.py) and decoding (engine/ar/twin.py) both build the sequence
 with `psm_ids`, so the two can never disagree on the layout.
 """
 

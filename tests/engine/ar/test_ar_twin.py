@@ -10,11 +10,11 @@ import shutil
 import pytest
 import torch
 
-from engine.ar_twin import AREngine, build_engine
+from engine.ar.twin import AREngine, build_engine
 from engine.denoise.params import COMPLETERS
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Cancelled
-from engine.fim import SMOLLM2_FIM_TOKENS, fim_tokens
+from engine.ar.fim import SMOLLM2_FIM_TOKENS, fim_tokens
 from engine.denoise.layout import heal
 from engine.denoise.params import DenoiseParams
 from engine.denoise.request import RequestStatus, SpanRequest

@@ -2,7 +2,7 @@
 
 Two ways to use an autoregressive model, for the diffusion-versus-autoregressive comparison:
 - fim=True, the twin (`--completer ar-fim`): the prompt is `<fim_prefix> P <fim_suffix> S <fim_middle>`
-  (engine/fim.py) and the middle ends at eos (Bavarian et al. 2022);
+  (engine/ar/fim.py) and the middle ends at eos (Bavarian et al. 2022);
 - fim=False, the prefix-only baseline (`--completer ar-prefix`): the plain base continues the prefix
   and never sees the suffix.
 
@@ -26,7 +26,7 @@ import torch
 
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Cancelled, fit_context, newline_first_mask
-from engine.fim import FimTokens, fim_tokens, psm_ids
+from engine.ar.fim import FimTokens, fim_tokens, psm_ids
 from engine.denoise.healing import Vocabulary, lead_position
 from engine.denoise.kv_cache import KVCache
 from engine.denoise.layout import Layout, completion, ends_line_at_once, strip_lead
