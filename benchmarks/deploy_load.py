@@ -161,7 +161,7 @@ async def inprocess(args, load: Load) -> dict:
 
 
 def start_deploy(args, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "deploy", "--port", str(port), "--replicas",
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "deploy", "--port", str(port), "--replicas",
                              str(args.replicas), "--threads", "1", "--model", args.model, "--max-batch",
                              str(args.max_batch)], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})

@@ -9,7 +9,7 @@ from engine.denoise import sampler, strategies
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Engine
 from engine.denoise.params import STRATEGIES, DenoiseParams
-from lsp_server.cli import main
+from engine.cli import main
 
 PAD, MASK, V = 2, 3, 20
 BANNED = torch.tensor([0, 1, MASK])

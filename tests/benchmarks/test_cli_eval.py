@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lsp_server.cli import main
+from benchmarks.cli import main
 
 
 @pytest.mark.parametrize("extra", [[], ["--oracle-length"], ["--completer", "ar-prefix"],

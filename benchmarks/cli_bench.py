@@ -18,6 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
+from engine.cli import UsageError, parse_cursor, split_at_cursor
+
 DEFAULT_OUT = Path("benchmarks/results")
 
 
@@ -77,7 +79,6 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from benchmarks.latency.trace import replay_sync
-    from lsp_server.cli import UsageError
 
     quiet()
     try:
@@ -94,8 +95,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def profile_input(args: argparse.Namespace) -> tuple[str, str]:
     """Prefix and suffix from FILE:LINE:COL or from --prefix/--suffix (taken as they are: use $'...' for newlines)."""
-    from lsp_server.cli import UsageError, parse_cursor, split_at_cursor
-
     if (args.cursor is None) == (args.prefix is None):
         raise UsageError("give either FILE:LINE:COL or --prefix (with an optional --suffix)")
     if args.cursor is not None and args.suffix is not None:
@@ -113,8 +112,6 @@ def profile_input(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from lsp_server.cli import UsageError
-
     prefix, suffix = profile_input(args)
     mode = args.mode or ("single" if prefix.split("\n")[-1].strip() or suffix.split("\n", 1)[0].strip()
                          else "multi")

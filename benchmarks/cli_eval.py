@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from engine.cli import UsageError, add_engine_options, engine_from_args
+
 MODE_OF_SPLIT = {"single-line": "single", "multi-line": "multi",
                  "random-span-light": "multi", "random-span": "multi"}
 
@@ -61,7 +63,6 @@ def infill_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
 
 def cmd_humaneval(args: argparse.Namespace) -> int:
     from benchmarks import humaneval_infill as he
-    from lsp_server.cli import UsageError, engine_from_args
 
     try:
         tasks = he.load_tasks(args.split, args.data_dir, args.limit, args.stride)
@@ -94,7 +95,6 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     from benchmarks import repair
-    from lsp_server.cli import UsageError, engine_from_args
 
     engine = engine_from_args(args)
     try:
@@ -104,7 +104,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction, add_engine_options) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     evaluate = sub.add_parser("eval", help="quality evaluations")
     suites = evaluate.add_subparsers(dest="suite", required=True)
     p = suites.add_parser("humaneval-infill", help="OpenAI HumanEval-Infilling, executed tests")

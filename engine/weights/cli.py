@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli import UsageError
+
 
 def model_path(name: str) -> Path:
     from engine.weights.default_model import resolve_model
@@ -21,7 +23,6 @@ def model_path(name: str) -> Path:
 def cmd_info(args: argparse.Namespace) -> int:
     from engine.weights.checkpoint import ModelDirError
     from engine.weights.model_report import describe, format_info
-    from lsp_server.cli import UsageError
 
     try:
         info = describe(model_path(args.dir), args.device)
@@ -33,7 +34,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from engine.weights.model_report import format_verdict, verify
-    from lsp_server.cli import UsageError
 
     try:
         verdict = verify(model_path(args.dir))
