@@ -1,4 +1,10 @@
-"""stipple's diffusion engine: models, sampler, and the Engine facade. Knows nothing of LSP.
+"""stipple's diffusion engine. Knows nothing of LSP, editors or the benchmarks; imports neither package.
+
+One room per concern: denoise/ (the denoising core: Engine, config, params, request, scheduler, runner,
+caches, sampler and strategies, cursor healing), models/ (the transformer, its families and attention
+layouts), weights/ (model directories: loading, tokenizer, adapters, the shipped models), kernels/
+(Triton), edits/ (repair, regenerate, token scores), ar/ (the autoregressive comparisons), train/,
+convert/ (GGUF), serve/ (Ray Serve), assets/ (the shipped models). cli.py holds the engine's subcommands.
 
 `from engine import Engine, EngineConfig, DenoiseParams` is the public API; the names are resolved on
 first use, so that importing a torch-free module (engine.denoise.params, engine.denoise.scheduler)
