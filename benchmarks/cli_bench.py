@@ -118,8 +118,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from benchmarks.profile import render, run_profile  # torch: only when asked for
     from engine.denoise.config import EngineConfig
     from engine.denoise.engine import Engine
-    from engine.weights.loader import ModelDirError
     from engine.denoise.params import DenoiseParams
+    from engine.weights.loader import ModelDirError
 
     try:
         params = DenoiseParams(steps=args.steps, mode=mode, span_tokens=args.span_tokens,

@@ -118,8 +118,8 @@ def complete_all(engine, cursors: list[Cursor], params, seen: set[str] | None, p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.weights.loader import ModelDirError
     from engine.denoise.params import DenoiseParams
+    from engine.weights.loader import ModelDirError
 
     sources = package_sources()
     try:

@@ -90,9 +90,9 @@ def summarize(config: dict, report: dict, rows: list[dict]) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmarks.cli_eval import MODE_OF_SPLIT, machine_info
     from engine.denoise.config import EngineConfig
     from engine.denoise.engine import Engine
-    from benchmarks.cli_eval import MODE_OF_SPLIT, machine_info
 
     tasks = he.load_tasks(args.split, None, args.limit, args.stride)
     mode = MODE_OF_SPLIT[args.split]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from engine.weights.default_model import resolve_model
 from engine.denoise.params import DTYPES
+from engine.weights.default_model import resolve_model
 
 
 def cpu_bf16() -> bool:

@@ -6,9 +6,9 @@ import torch
 
 from engine.denoise.config import EngineConfig
 from engine.denoise.kv_cache import KVCache
-from engine.weights.loader import LoadedModel, load_model_dir
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings, sequence_rows
 from engine.models.transformer import Placement
+from engine.weights.loader import LoadedModel, load_model_dir
 
 SINGLE_THREAD_PARAMETERS = 30_000_000  # below this, the CPU runs one torch thread unless told otherwise
 

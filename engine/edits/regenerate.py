@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.denoise.params import DenoiseParams
-from engine.edits.repair import check_size
 from engine.denoise.request import SpanRequest
+from engine.edits.repair import check_size
 
 
 def regenerate(engine, prefix: str, selection: str, suffix: str, steps: int = 16, count: int = 3,

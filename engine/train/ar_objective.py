@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.ar.fim import FimTokens, psm_ids
-from engine.weights.tokenizer import Tokenizer
 from engine.train.objective import cut_middle
+from engine.weights.tokenizer import Tokenizer
 
 IGNORE = -100  # F.cross_entropy's ignore_index: positions with no next token to predict
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from engine.weights.adapter import apply_lora, merged_state, save_adapter
-from engine.denoise.config import cpu_bf16
 from engine.ar.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
-from engine.weights.loader import load_model_dir, save_model_dir
+from engine.denoise.config import cpu_bf16
 from engine.models import ModelArgs, Transformer
-from engine.weights.tokenizer import Tokenizer
 from engine.train import ar_objective, block_objective, objective
 from engine.train.corpus import iter_texts
+from engine.weights.adapter import apply_lora, merged_state, save_adapter
+from engine.weights.loader import load_model_dir, save_model_dir
+from engine.weights.tokenizer import Tokenizer
 
 log = logging.getLogger("stipple.train")
 

@@ -48,10 +48,10 @@ def adapter_key(adapter_dir: Path) -> str:
 
 def build_adapted(adapter_dir: Path, name: str) -> Path:
     """The merged model directory for an adapter, built (once) into the cache."""
-    from engine.weights.adapter import load_adapter, merge_adapter
     from engine.convert.gguf_llama import read_gguf, smollm2_gguf_path
-    from engine.weights.loader import save_model_dir
     from engine.models import ModelArgs, Transformer
+    from engine.weights.adapter import load_adapter, merge_adapter
+    from engine.weights.loader import save_model_dir
 
     target = cache_root() / "models" / f"{name}-{adapter_key(adapter_dir)}"
     if (target / "model.safetensors").is_file():

@@ -16,11 +16,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.weights.checkpoint import Checkpoint, ModelDirError
-from engine.weights.memory import check_fits
 from engine.models import ModelArgs, Transformer
 from engine.models.families import IGNORED_SUFFIXES, Family, detect_family
 from engine.models.prompt import InfillPrompt
+from engine.weights.checkpoint import Checkpoint, ModelDirError
+from engine.weights.memory import check_fits
 from engine.weights.tokenizer import Tokenizer
 
 __all__ = ["LoadedModel", "ModelDirError", "load_model_dir", "read_state_dict", "save_model_dir"]

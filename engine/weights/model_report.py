@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from engine.weights.checkpoint import Checkpoint, ModelDirError
 from engine.denoise.config import default_dtype
+from engine.weights.checkpoint import Checkpoint, ModelDirError
 from engine.weights.loader import match_tensors, read_model_dir
 from engine.weights.memory import GiB, available_bytes, bytes_needed
 

@@ -10,16 +10,16 @@ import shutil
 import pytest
 import torch
 
+from engine.ar.fim import SMOLLM2_FIM_TOKENS, fim_tokens
 from engine.ar.twin import AREngine, build_engine
-from engine.denoise.params import COMPLETERS
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Cancelled
-from engine.ar.fim import SMOLLM2_FIM_TOKENS, fim_tokens
 from engine.denoise.layout import heal
+from engine.denoise.params import COMPLETERS
 from engine.denoise.params import DenoiseParams
 from engine.denoise.request import RequestStatus, SpanRequest
-from engine.weights.tokenizer import SpecialTokens, Tokenizer
 from engine.train import ar_objective
+from engine.weights.tokenizer import SpecialTokens, Tokenizer
 
 PREFIX = "def area(width, height):\n    total = "
 SUFFIX = "\n    return total\n"

@@ -9,9 +9,9 @@ import torch
 
 from engine.denoise.cuda_graphs import CudaGraphStep, bucket_for, context_buckets
 from engine.denoise.kv_cache import KVCache
+from engine.denoise.runner import Runner
 from engine.models.args import ModelArgs
 from engine.models.transformer import Transformer
-from engine.denoise.runner import Runner
 
 
 @pytest.mark.parametrize("n, buckets, want", [(1, (1, 8, 16), 1), (2, (1, 8, 16), 8), (16, (16, 1, 8), 16)])

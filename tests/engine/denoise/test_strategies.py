@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.cli import main
 from engine.denoise import sampler, strategies
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Engine
 from engine.denoise.params import STRATEGIES, DenoiseParams
-from engine.cli import main
 
 PAD, MASK, V = 2, 3, 20
 BANNED = torch.tensor([0, 1, MASK])

@@ -11,8 +11,8 @@ from engine.denoise.engine import Cancelled, Engine
 from engine.edits.regenerate import regenerate, with_instruction
 from engine.edits.repair import (Edit, RepairParams, SelectionTooLarge, apply_edits, content_range, fill_in_line,
                            minimal_edit, repair, suspect_runs, unfit_in_line)
-from engine.edits.token_scores import Window, make_window, token_probs
 from engine.denoise.sampler import allowed_logits
+from engine.edits.token_scores import Window, make_window, token_probs
 
 CODE = "def total(words):\n    result = 0\n    for word in words:\n        result += len(word)\n    return result\n"
 

@@ -11,9 +11,9 @@ import torch
 
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Engine
-from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings
 from engine.denoise.params import DenoiseParams
 from engine.denoise.request import SpanRequest
+from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings
 from engine.train import block_objective
 from engine.train.block_objective import IGNORE, BlockExample
 
@@ -178,8 +178,8 @@ def test_training_rows_score_each_masked_slot_from_the_row_before_it():
 
 
 def test_training_smoke_writes_a_block_causal_adapter(random_model_dir, small_corpus, tmp_path):
-    from engine.weights.adapter import load_adapter
     from engine.train.loop import TrainConfig, train
+    from engine.weights.adapter import load_adapter
 
     config = TrainConfig(corpus=small_corpus, out=tmp_path / "out", init_model=random_model_dir, lora_rank=4,
                          objective="block-causal", anneal_fraction=0.5, seq_len=96, batch_size=2, max_steps=3,

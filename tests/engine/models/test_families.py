@@ -21,9 +21,9 @@ transformers = pytest.importorskip("transformers")
 from safetensors.torch import save_file  # noqa: E402
 from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers  # noqa: E402
 
-from engine.weights.loader import load_model_dir  # noqa: E402
 from engine.models import Transformer  # noqa: E402
 from engine.models.families import FAMILIES, detect_family  # noqa: E402
+from engine.weights.loader import load_model_dir  # noqa: E402
 
 VOCAB = 96
 SHAPE = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=2,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.weights.loader import ModelDirError, load_model_dir
 from engine.models import ModelArgs, Transformer
+from engine.weights.loader import ModelDirError, load_model_dir
 
 
 def tiny_args(**overrides) -> ModelArgs:

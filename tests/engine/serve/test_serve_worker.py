@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from engine.denoise.config import EngineConfig
+from engine.denoise.layout import heal
 from engine.denoise.params import DenoiseParams
 from engine.denoise.request import SpanRequest
 from engine.serve.steps import StepHookEngine, settled_text
 from engine.serve.worker import EngineWorker
-from engine.denoise.layout import heal
 
 
 @pytest.fixture(scope="module")

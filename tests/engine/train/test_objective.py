@@ -8,10 +8,10 @@ import random
 import pytest
 import torch
 
-from engine.weights.loader import load_model_dir
-from engine.weights.tokenizer import Tokenizer
 from engine.train import objective
 from engine.train.loop import TrainConfig, train
+from engine.weights.loader import load_model_dir
+from engine.weights.tokenizer import Tokenizer
 
 SOURCE = "import os\n\n\ndef walk(root):\n    for name in os.listdir(root):\n        yield name\n\n\nprint(1)\n"
 

@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from engine.weights.adapter import apply_lora, load_adapter, merge_adapter, merged_state, save_adapter
 from engine.models import ModelArgs, Transformer
+from engine.weights.adapter import apply_lora, load_adapter, merge_adapter, merged_state, save_adapter
 
 
 def small_model() -> Transformer:

@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from engine.cli import main
+from engine.models import ModelArgs, Transformer
 from engine.weights.loader import ModelDirError, load_model_dir
 from engine.weights.memory import InsufficientMemoryError, check_fits
-from engine.models import ModelArgs, Transformer
-from engine.cli import main
 
 SHAPE = dict(vocab_size=512, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
              num_attention_heads=4, num_key_value_heads=2)

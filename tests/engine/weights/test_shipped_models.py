@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.train.corpus import resolve_benchmark_dir, verify_manifest
 from engine.weights.default_model import ASSETS, DEFAULT_MODEL, SMOLLM2_BLOCK, TINY, resolve_model
 from engine.weights.loader import load_model_dir
-from engine.train.corpus import resolve_benchmark_dir, verify_manifest
 
 TINY_DIR = ASSETS / TINY
 
@@ -70,8 +70,8 @@ def test_the_twin_had_the_diffusion_adapters_data_and_steps():
 
 
 def test_the_default_is_the_block_causal_adapter_trained_on_a_clean_corpus():
-    from engine.weights.adapter import load_adapter
     from engine.train.corpus import HELD_OUT_PACKAGES
+    from engine.weights.adapter import load_adapter
 
     assert DEFAULT_MODEL == SMOLLM2_BLOCK
     config, _ = load_adapter(ASSETS / SMOLLM2_BLOCK / "adapter")
