@@ -28,7 +28,8 @@ from pathlib import Path
 KINDS = ("typo", "operator", "constant", "deletion")
 SWAPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==", "+": "-", "-": "+",
          "*": "+", "//": "/", "/": "//", "+=": "-=", "-=": "+=", "and": "or", "or": "and"}
-DEV_FILES = ("engine/denoise/sampler.py", "engine/denoise/strategies.py", "engine/denoise/layout.py")  # for choosing thresholds
+# for choosing thresholds
+DEV_FILES = ("engine/denoise/sampler.py", "engine/denoise/strategies.py", "engine/denoise/layout.py")
 REAL_FILES = ("lsp_server/context.py", "lsp_server/span.py", "lsp_server/postprocess.py",
               "lsp_server/documents.py", "lsp_server/settings.py", "lsp_server/spans.py")
 LEXICAL = re.compile(r"\w+|[^\w\s]")

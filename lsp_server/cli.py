@@ -1,7 +1,7 @@
 """The language server's subcommands: `serve` (cli_serve.py) and `complete`.
 
 `python -m lsp_server` runs them with the engine's (engine/cli.py: infill, models, train, deploy); the
-whole `stipple` command adds the benchmarks' (benchmarks/cli.py). This package never imports those.
+whole `stipple` command adds the benchmarks' (benchmarks/cli.py), which this package never imports.
 stdout carries results only (the completion); diagnostics go to stderr.
 """
 

@@ -3,8 +3,8 @@
 Each takes one argument {uri, range[, instruction][, alternative][, strict]} (workspace/executeCommand) and
 applies its result with workspace/applyEdit as one undoable edit; the same actions are offered as
 code actions of kind refactor.rewrite on a selection, resolved lazily (the model runs only for the
-action the user picks). The model work (engine/edits/repair.py, engine/edits/regenerate.py) runs on the bridge's worker thread with
-cancel-previous per document; a result for a document that changed meanwhile is dropped.
+action the user picks). The model work (engine/edits/: repair.py, regenerate.py) runs on the bridge's
+worker thread with cancel-previous per document; a result for a document that changed meanwhile is dropped.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class EngineConfig:
     max_suffix_tokens: int = 128
     max_span_tokens: int = 256
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
-    cuda_graphs: bool = True  # on CUDA: replay the cached denoising step from CUDA graphs (engine/denoise/cuda_graphs.py)
+    cuda_graphs: bool = True  # on CUDA: replay the cached denoising step from CUDA graphs (cuda_graphs.py)
     reuse_documents: int = 4  # documents whose context keys/values are kept for their next request
     min_reused_tokens: int = 16  # a shorter common prefix is recomputed rather than reused
 

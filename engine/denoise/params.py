@@ -27,7 +27,7 @@ class DenoiseParams:
     refresh_every: int = 0  # with the cache: recompute everything every n steps (0: never; 1: exact)
     reuse_context: bool = True  # with a cache_key: reuse the previous request's context keys/values
     allow_pad: bool = True  # False: every slot is content (the span length is known, e.g. an oracle)
-    heal_cursor: bool = True  # token healing: the prefix's last pre-token moves into the span (engine/denoise/layout.py)
+    heal_cursor: bool = True  # token healing: the prefix's last pre-token moves into the span (layout.py)
     seed: int = 0
     threshold: float = 0.9  # "threshold": commit every masked slot with p(token) > threshold
     block_length: int | None = None  # semi-autoregressive blocks of this many slots; None: one block
