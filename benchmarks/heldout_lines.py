@@ -129,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     try:
         params = DenoiseParams(steps=args.steps, mode="single", span_tokens=args.span_tokens,
-                               strategy=args.strategy, threshold=args.threshold)
+                               strategy=args.strategy, threshold=args.threshold, block_length=args.block_length)
         engine = build_engine(args)
     except (ModelDirError, ValueError) as exc:
         print(f"heldout_lines: cannot load model: {exc}", file=sys.stderr)
@@ -144,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "completer": args.completer, "steps": args.steps if diffusion else None,
         "strategy": args.strategy if diffusion else None,
         "threshold": args.threshold if diffusion and args.strategy == "threshold" else None,
-        "mode": "single", "span_tokens": params.span_tokens, "device": str(engine.config.device),
+        "block_length": args.block_length if diffusion else None, "mode": "single", "span_tokens": params.span_tokens, "device": str(engine.config.device),
         "dtype": engine.config.dtype, "machine": machine_info(),
         "selection": selection_record(args.n, args.seed, sources),
         "model_corpus": {"manifest": str(manifest) if manifest else None,
@@ -206,6 +206,8 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default="confidence", choices=STRATEGIES)
     p.add_argument("--threshold", type=float, default=0.9, help="--strategy threshold: commit above this")
     p.add_argument("--span-tokens", type=int, default=None, help="mask slots / most tokens (default: single mode's)")
+    p.add_argument("--block-length", type=int, default=None,
+                   help="semi-autoregressive blocks of this many slots, left to right (default: one block)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from engine import cli as engine_cli
 from engine.cli import UsageError, add_engine_options, engine_from_args, parse_cursor, split_at_cursor
@@ -24,6 +25,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
     from lsp_server.suggest import complete_at
 
     path, line, col = parse_cursor(args.cursor)
+    if args.workspace is not None and not args.workspace.is_dir():
+        raise UsageError(f"--workspace {args.workspace}: not a directory")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -40,8 +43,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
     settings = Settings(steps=args.steps, strategy=args.strategy, threshold=args.threshold,
                         block_length=block_length, completer=args.completer, heal_cursor=not args.no_heal)
     doc = Document(path.resolve().as_uri(), "", 0, text, UTF32, language_for("", str(path)))
+    preamble = workspace_block(args.workspace, doc, len(prefix), settings) if args.workspace else ""
     started = time.perf_counter()
-    verdict = complete_at(engine, doc, len(prefix), settings, args.mode, args.span_tokens)
+    verdict = complete_at(engine, doc, len(prefix), settings, args.mode, args.span_tokens, preamble)
     latency = (time.perf_counter() - started) * 1000
     shown = verdict.text or ""
     sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
@@ -53,6 +57,21 @@ def cmd_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def workspace_block(root: Path, doc, offset: int, settings) -> str:
+    """The server's workspace context for one cursor: root indexed once (lsp_server/workspace/), then the
+    definitions the code near the cursor names, within the server's budget."""
+    from lsp_server.workspace.service import WorkspaceService
+
+    service = WorkspaceService()
+    service.configure([str(root.resolve())], settings.workspace_exclude)
+    try:
+        service.scan()
+    finally:
+        service.stop()
+    budget = int(settings.workspace_budget_share * settings.max_prefix_tokens)
+    return service.context_for(doc, offset, budget, {doc.uri: doc}).block
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from lsp_server import cli_serve
 
@@ -62,6 +81,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default=None, choices=["single", "multi"],
                    help="override the server's choice for this cursor")
     p.add_argument("--no-heal", action="store_true", help="no token healing at the cursor (the rule before it)")
+    p.add_argument("--workspace", type=Path, default=None, metavar="DIR",
+                   help="put definitions from this folder's other files before the prefix, as the server does")
     p.add_argument("--show-latency", action="store_true")
     add_engine_options(p)
     p.set_defaults(func=cmd_complete)

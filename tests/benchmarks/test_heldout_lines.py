@@ -97,3 +97,8 @@ def test_run_with_the_tiny_model_writes_a_report(tmp_path, capsys):
         assert isinstance(r["in_model_corpus"], bool) and r["latency_ms"] > 0
     assert "| stipple-tiny | diffusion | K = 4 |" in capsys.readouterr().out
     assert hl.main(["table", str(output), str(output)]) == 0
+    left_to_right = tmp_path / "l2r.json"
+    assert hl.main(["run", "--model", "stipple-tiny", "--n", "3", "--steps", "4", "--threads", "1",
+                    "--block-length", "1", "--output", str(left_to_right), "--quiet"]) == 0
+    assert json.loads(left_to_right.read_text())["block_length"] == 1
+    assert "| K ≤ 4, blocks of 1 left to right |" in capsys.readouterr().out

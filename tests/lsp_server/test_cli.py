@@ -47,3 +47,22 @@ def test_dtype_option_takes_the_engine_dtypes_only(command, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args([*command, "--dtype", "int8"])
     assert exc.value.code == 2 and "int8" in capsys.readouterr().err
+
+
+def test_complete_workspace_context(tmp_path, random_model_dir, capsys):
+    from lsp_server.cli import workspace_block
+    from lsp_server.documents import UTF32, Document
+    from lsp_server.languages import language_for
+    from lsp_server.settings import Settings
+
+    (tmp_path / "helpers.py").write_text("def parse_header(line: str) -> dict:\n    return {}\n")
+    main_py = tmp_path / "main.py"
+    main_py.write_text("from helpers import parse_header\n\nfields = parse_header(\n")
+    doc = Document(main_py.as_uri(), "", 0, main_py.read_text(), UTF32, language_for("", str(main_py)))
+    block = workspace_block(tmp_path, doc, len(doc.text) - 1, Settings())
+    assert "helpers.py" in block and "def parse_header(line: str) -> dict" in block
+    done = stipple("complete", f"{main_py}:3:23", "--workspace", str(tmp_path), "--model",
+                   str(random_model_dir), "--steps", "2", "--span-tokens", "4")
+    assert done.returncode == 0, done.stderr
+    assert main(["complete", f"{main_py}:3:23", "--workspace", str(tmp_path / "nope")]) == 2
+    assert "not a directory" in capsys.readouterr().err
