@@ -40,7 +40,7 @@ def configurations(twin: str, base: str, diffusion: str, threshold: float,
 
 
 def run(args: argparse.Namespace) -> int:
-    from lsp_server.cli import main as stipple
+    from benchmarks.cli import main as stipple
 
     args.out.mkdir(parents=True, exist_ok=True)
     strides = {"single-line": args.stride_single, "multi-line": args.stride_multi}

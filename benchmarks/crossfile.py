@@ -212,8 +212,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def build_engine(args: argparse.Namespace):
-    from engine.config import EngineConfig
-    from engine.engine import Engine
+    from engine.denoise.config import EngineConfig
+    from engine.denoise.engine import Engine
 
     return Engine(EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads))
 

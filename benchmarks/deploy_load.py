@@ -142,10 +142,10 @@ def machine(threads: int | None) -> dict:
 
 
 async def inprocess(args, load: Load) -> dict:
-    from engine.ar_twin import build_engine
-    from engine.config import EngineConfig
-    from engine.params import DenoiseParams
-    from engine.request import SpanRequest
+    from engine.ar.twin import build_engine
+    from engine.denoise.config import EngineConfig
+    from engine.denoise.params import DenoiseParams
+    from engine.denoise.request import SpanRequest
     from engine.serve.worker import EngineWorker
 
     engine = build_engine(EngineConfig(model_dir=args.model, device="cpu", num_threads=args.inprocess_threads))
@@ -161,7 +161,7 @@ async def inprocess(args, load: Load) -> dict:
 
 
 def start_deploy(args, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "deploy", "--port", str(port), "--replicas",
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "deploy", "--port", str(port), "--replicas",
                              str(args.replicas), "--threads", "1", "--model", args.model, "--max-batch",
                              str(args.max_batch)], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})

@@ -92,7 +92,7 @@ def word_match(completion: str, word: str) -> bool:
 
 
 def run(engine, cursors: list[Cursor], heal: bool, steps: int, span_tokens: int) -> list[dict]:
-    from engine.params import DenoiseParams
+    from engine.denoise.params import DenoiseParams
 
     rows = []
     for cursor in cursors:
@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{c.cursor_id:42} {c.prefix[-30:]!r:34} -> {c.next_word!r}")
         print(f"{len(cursors)} cursors", file=sys.stderr)
         return 0
-    from engine.ar_twin import build_engine
-    from engine.config import EngineConfig
+    from engine.ar.twin import build_engine
+    from engine.denoise.config import EngineConfig
 
     engine = build_engine(EngineConfig(model_dir=args.model, num_threads=args.threads), args.completer)
     engine.infill("x = 1\n", "\n")  # warm-up

@@ -194,7 +194,7 @@ def files_in_corpus(sources: Sources, manifest: Path | None) -> set[str] | None:
 
 def find_manifest(model: str | None, model_dir: Path) -> Path | None:
     """The corpus manifest beside the model, or beside the shipped model a cached build came from."""
-    from engine.default_model import ASSETS
+    from engine.weights.default_model import ASSETS
 
     name = re.sub(r"-[0-9a-f]{16}$", "", model_dir.name)
     for folder in (model_dir, ASSETS / name, *([Path(model)] if model else [])):

@@ -90,8 +90,8 @@ def machine_info() -> dict:
 
 def build_engine(args: argparse.Namespace):
     """The completer's engine, built from engine/ directly (benchmarks never import the server's CLI)."""
-    from engine.ar_twin import build_engine as build
-    from engine.config import EngineConfig
+    from engine.ar.twin import build_engine as build
+    from engine.denoise.config import EngineConfig
 
     config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads, dtype=args.dtype)
     return build(config, args.completer)
@@ -99,7 +99,7 @@ def build_engine(args: argparse.Namespace):
 
 def complete_all(engine, cursors: list[Cursor], params, seen: set[str] | None, progress: bool) -> list[dict]:
     """Complete and score every cursor, timing each request; seen: the files in the model's corpus, if known."""
-    from engine.params import DenoiseParams
+    from engine.denoise.params import DenoiseParams
 
     engine.infill("def f(x):\n    return ", "\n", DenoiseParams(steps=params.steps, mode="single", span_tokens=4))
     rows = []
@@ -118,8 +118,8 @@ def complete_all(engine, cursors: list[Cursor], params, seen: set[str] | None, p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.loader import ModelDirError
-    from engine.params import DenoiseParams
+    from engine.denoise.params import DenoiseParams
+    from engine.weights.loader import ModelDirError
 
     sources = package_sources()
     try:
@@ -198,7 +198,7 @@ def table(reports: list[dict]) -> str:
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
-    from engine.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
+    from engine.denoise.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
 
     p.add_argument("--model", default=None, help="a model directory or a shipped model's name (default: embedded)")
     p.add_argument("--completer", default="diffusion", choices=COMPLETERS)

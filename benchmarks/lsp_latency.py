@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from lsp_server.cli import main as stipple
+from benchmarks.cli import main as stipple
 
 if __name__ == "__main__":
     sys.exit(stipple(["bench", "latency", "--tasks", "snippets", "--name", "lsp-latency-snippets", *sys.argv[1:]]))

@@ -18,9 +18,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from benchmarks.roofline import CostModel, Peak, StepShape, measure_peak, roofline_row, synchronize
-from engine.engine import Engine
-from engine.params import DenoiseParams
-from engine.request import SpanRequest
+from engine.denoise.engine import Engine
+from engine.denoise.params import DenoiseParams
+from engine.denoise.request import SpanRequest
 
 
 class StepHooks:

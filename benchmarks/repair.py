@@ -28,7 +28,8 @@ from pathlib import Path
 KINDS = ("typo", "operator", "constant", "deletion")
 SWAPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==", "+": "-", "-": "+",
          "*": "+", "//": "/", "/": "//", "+=": "-=", "-=": "+=", "and": "or", "or": "and"}
-DEV_FILES = ("engine/sampler.py", "engine/strategies.py", "engine/layout.py")  # for choosing thresholds
+# for choosing thresholds
+DEV_FILES = ("engine/denoise/sampler.py", "engine/denoise/strategies.py", "engine/denoise/layout.py")
 REAL_FILES = ("lsp_server/context.py", "lsp_server/span.py", "lsp_server/postprocess.py",
               "lsp_server/documents.py", "lsp_server/settings.py", "lsp_server/spans.py")
 LEXICAL = re.compile(r"\w+|[^\w\s]")
@@ -174,7 +175,7 @@ def changed_correct_tokens(case: Case, edits: list) -> tuple[int, int]:
 def run(engine, cases: list[Case], params, progress: bool = True, on_row=None) -> list[dict]:
     """Repair every case; on_row(rows) after each one (the CLI rewrites its report, so a run stopped
     early still leaves what it measured)."""
-    from engine.repair import repair
+    from engine.edits.repair import repair
 
     rows: list[dict] = []
     for n, case in enumerate(cases, 1):
@@ -233,7 +234,7 @@ def add_arguments(p) -> None:
 
 def main(engine, args, machine: dict) -> dict:
     """Build the cases, run them, print the table; the report (also written to --output)."""
-    from engine.repair import RepairParams
+    from engine.edits.repair import RepairParams
 
     defaults = RepairParams()
     params = RepairParams(floor=args.floor or defaults.floor, ratio=args.ratio or defaults.ratio,

@@ -2,7 +2,7 @@
 
 A step of the engine is one forward pass over some rows (query positions) attending to some keys:
 step 0 (and every refresh) computes the whole sequence, a cached step only the span's rows over the
-context keys/values cached at the last refresh (engine/runner.py). What a step must cost is then
+context keys/values cached at the last refresh (engine/denoise/runner.py). What a step must cost is then
 
   FLOPs = sum over Linear layers of 2 * in * out * rows      (q/k/v/o, gate/up/down)
         + 2 * in * out * logit_rows                           (lm_head, only the kept rows)

@@ -13,7 +13,7 @@ Configurations (each over the same tasks, executed tests, interleaved in one run
   right, the order the pretrained autoregressive base knows;
 - `keystroke`: each task asked twice under one document key, first with the last few characters of
   the prompt missing (the keystroke before), then whole: the second reuses the first's context
-  keys/values (engine/context_store.py). Compared with the same K without reuse, it gives the
+  keys/values (engine/denoise/context_store.py). Compared with the same K without reuse, it gives the
   quality cost of reuse and its prefill speed-up.
 The JSON keeps every configuration's summary and per-task rows; `plot` draws pass@1 against K and
 against tau per strategy, and p50 latency against K.
@@ -51,8 +51,8 @@ def config_name(config: dict) -> str:
 
 
 def run_config(engine, tasks: list[dict], config: dict, mode: str, seed: int) -> list[dict]:
-    from engine.params import DenoiseParams
-    from engine.request import SpanRequest
+    from engine.denoise.params import DenoiseParams
+    from engine.denoise.request import SpanRequest
 
     params = DenoiseParams(steps=config["steps"], mode=mode, strategy=config["strategy"],
                            threshold=config.get("threshold", 0.9), refresh_every=config.get("refresh_every", 0),
@@ -90,9 +90,9 @@ def summarize(config: dict, report: dict, rows: list[dict]) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.config import EngineConfig
-    from engine.engine import Engine
-    from lsp_server.cli_eval import MODE_OF_SPLIT, machine_info
+    from benchmarks.cli_eval import MODE_OF_SPLIT, machine_info
+    from engine.denoise.config import EngineConfig
+    from engine.denoise.engine import Engine
 
     tasks = he.load_tasks(args.split, None, args.limit, args.stride)
     mode = MODE_OF_SPLIT[args.split]

@@ -1,1 +1,2 @@
-"""stipple's language server and command line. Imports the engine lazily; knows nothing of torch."""
+"""stipple's language server and its subcommands (serve, complete). Imports the engine lazily; knows
+nothing of torch, training or the benchmarks."""

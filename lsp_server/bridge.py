@@ -1,7 +1,7 @@
 """EngineBridge: the engine on one worker thread, off the event loop, with cancel-previous per document.
 
 The engine (and torch) is imported here, lazily, when the model is loaded. Jobs wait in the
-engine's scheduler (engine/scheduler.py, no torch); the worker runs them in batches, so requests of
+engine's scheduler (engine/denoise/scheduler.py, no torch); the worker runs them in batches, so requests of
 several documents (or editors) arriving together share each forward pass. A new job for a document
 stops the one in flight for it between denoising steps, and so does a cancelled awaiting task
 ($/cancelRequest). Each document's context keys/values are kept for its next request (the engine's
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.request import resolve_future
+from engine.denoise.request import resolve_future
 from lsp_server.settings import Settings
 from lsp_server.span import SpanPlan
 from lsp_server.suggest import span_request
@@ -42,7 +42,7 @@ class Job:
     """Resolved on the event loop with the job's Completion (or None)."""
 
     @property
-    def batch_key(self) -> tuple:  # engine.scheduler: jobs with equal keys share forward passes
+    def batch_key(self) -> tuple:  # engine.denoise.scheduler: jobs with equal keys share forward passes
         return self.plan.span_tokens
 
     @property
@@ -77,8 +77,8 @@ class Completion:
 
 
 def load_engine(settings: Settings) -> Any:
-    from engine.ar_twin import build_engine
-    from engine.config import EngineConfig
+    from engine.ar.twin import build_engine
+    from engine.denoise.config import EngineConfig
 
     config = EngineConfig(model_dir=settings.model, device=settings.device, dtype=settings.dtype,
                           num_threads=settings.threads,
@@ -89,7 +89,7 @@ def load_engine(settings: Settings) -> Any:
 
 class EngineBridge:
     def __init__(self, max_batch: int = 8) -> None:
-        from engine.scheduler import Scheduler  # no torch: books only
+        from engine.denoise.scheduler import Scheduler  # no torch: books only
 
         self.engine: Any = None
         self.error: str | None = None
@@ -174,7 +174,7 @@ class EngineBridge:
             loop.call_soon_threadsafe(resolve_future, job.future, result, None)
 
     def _run(self, jobs: list[Job]) -> list[Completion | None]:
-        from engine.request import RequestStatus
+        from engine.denoise.request import RequestStatus
 
         engine, began = self.engine, time.perf_counter()
         if engine is None:

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from engine.params import DTYPES  # torch-free
+from engine.denoise.params import DTYPES  # torch-free
 
 
 def parse_address(spec: str) -> tuple[str, int]:

@@ -3,8 +3,8 @@
 Each takes one argument {uri, range[, instruction][, alternative][, strict]} (workspace/executeCommand) and
 applies its result with workspace/applyEdit as one undoable edit; the same actions are offered as
 code actions of kind refactor.rewrite on a selection, resolved lazily (the model runs only for the
-action the user picks). The model work (engine/repair.py, engine/regenerate.py) runs on the bridge's worker thread with
-cancel-previous per document; a result for a document that changed meanwhile is dropped.
+action the user picks). The model work (engine/edits/: repair.py, regenerate.py) runs on the bridge's
+worker thread with cancel-previous per document; a result for a document that changed meanwhile is dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ COMMANDS = (REGENERATE, REPAIR, REWRITE)
 TITLES = {REGENERATE: "Regenerate selection", REPAIR: "Repair selection", REWRITE: "Rewrite selection"}
 LINE_COMMENT = {"python": "#"}  # every other supported language (JS/TS, Rust, Go) uses //
 ANNOTATION = "stipple"
-CHARS_PER_TOKEN = 12  # generous: engine/repair.py cuts the context by tokens afterwards
+CHARS_PER_TOKEN = 12  # generous: engine/edits/repair.py cuts the context by tokens afterwards
 ALTERNATIVES = 3  # regenerate: this many fills, from different lengths and seeds
 
 
@@ -127,9 +127,9 @@ def model_work(command: str, sel: Selection, args: EditArgs, steps: int, comment
     """The job for the worker thread: (engine, stop) -> alternatives, each a list of engine Edits."""
 
     def work(engine, stop) -> list[list] | None:
-        from engine.engine import Cancelled
-        from engine.regenerate import regenerate, with_instruction
-        from engine.repair import RepairParams, SelectionTooLarge, minimal_edit, repair
+        from engine.denoise.engine import Cancelled
+        from engine.edits.regenerate import regenerate, with_instruction
+        from engine.edits.repair import RepairParams, SelectionTooLarge, minimal_edit, repair
 
         try:
             if command == REPAIR:
@@ -181,7 +181,7 @@ def workspace_edit(ls, sel: Selection, edits: list, label: str) -> types.Workspa
 
 async def execute(ls, command: str, raw_args: tuple) -> dict:
     """A command: compute, apply with workspace/applyEdit, and say what happened (never raises)."""
-    from engine.repair import apply_edits  # loaded with the model already
+    from engine.edits.repair import apply_edits  # loaded with the model already
 
     try:
         args = parse_args(command, raw_args)

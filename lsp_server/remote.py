@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.params import DenoiseParams  # torch-free
+from engine.denoise.params import DenoiseParams  # torch-free
 from lsp_server.bridge import Completion
 from lsp_server.settings import Settings
 from lsp_server.span import SpanPlan

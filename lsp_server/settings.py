@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
+from engine.denoise.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
 
 log = logging.getLogger("stipple.settings")
 

@@ -34,7 +34,7 @@ class SpanPlan:
     steps: int
     """Denoising steps K."""
     strategy: str = "confidence"
-    """Which slots each step commits (engine.params.STRATEGIES)."""
+    """Which slots each step commits (engine.denoise.params.STRATEGIES)."""
     threshold: float = 0.9
     """The "threshold" strategy's tau."""
     block_length: int | None = None
@@ -42,7 +42,7 @@ class SpanPlan:
     reuse_context: bool = True
     """Reuse the document's context keys/values from its previous request."""
     heal_cursor: bool = True
-    """Token healing: the prefix's last pre-token moves into the span (engine/layout.py)."""
+    """Token healing: the prefix's last pre-token moves into the span (engine/denoise/layout.py)."""
     preamble_chars: int = 0
     """Characters at the start of prefix that are workspace context, not the document's own code."""
 

@@ -31,7 +31,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.request import timed
+from engine.denoise.request import timed
 
 METHOD = "stipple/spans"
 

@@ -40,8 +40,8 @@ def cursor_context(doc: Document, offset: int, settings: Settings) -> CursorCont
 
 def span_request(plan: span.SpanPlan, cache_key: str | None = None) -> Any:
     """The engine's SpanRequest for a plan (engine types imported here, so the server starts without torch)."""
-    from engine.params import DenoiseParams
-    from engine.request import SpanRequest
+    from engine.denoise.params import DenoiseParams
+    from engine.denoise.request import SpanRequest
 
     params = DenoiseParams(steps=plan.steps, mode=plan.mode, span_tokens=plan.span_tokens, strategy=plan.strategy,
                            threshold=plan.threshold, block_length=plan.block_length,

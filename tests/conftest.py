@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.loader import save_model_dir
 from engine.models import ModelArgs, Transformer
 from engine.train.tokenizer_train import SPECIAL_TOKENS, train_tokenizer
+from engine.weights.loader import save_model_dir
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 os.environ.setdefault("STIPPLE_DEFAULT_MODEL", "stipple-tiny")

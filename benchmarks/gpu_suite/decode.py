@@ -4,7 +4,7 @@ Random weights at real shapes (benchmarks/gpu_suite/shapes.py) in bf16; a span o
 `context` tokens. Diffusion runs the engine's own loop (strategies.denoise_step, K steps or until no
 mask is left) over CudaGraphStep: one full pass, then cached span steps replayed from CUDA graphs.
 The baseline decodes `span` tokens greedily with a KV cache after a causal prefill, each token a
-one-row CudaGraphStep replay (and, for reference, the eager model call engine/ar_baseline.py makes).
+one-row CudaGraphStep replay (and, for reference, the eager model call engine/ar/baseline.py makes).
 Random weights are near-uniform, so the threshold rule commits only the schedule's floor: its step
 count here is K, an upper bound of what a trained model takes.
 """
@@ -18,11 +18,11 @@ import torch
 
 from benchmarks.gpu_suite.shapes import model_args, random_model, weight_bytes
 from benchmarks.gpu_suite.timing import sync, time_ms
-from engine import strategies
-from engine.cuda_graphs import CudaGraphStep
-from engine.kv_cache import KVCache
-from engine.params import DenoiseParams
-from engine.runner import Runner
+from engine.denoise import strategies
+from engine.denoise.cuda_graphs import CudaGraphStep
+from engine.denoise.kv_cache import KVCache
+from engine.denoise.params import DenoiseParams
+from engine.denoise.runner import Runner
 
 
 def diffusion_span_ms(model, step: CudaGraphStep, context: int, span: int, params: DenoiseParams,

@@ -12,7 +12,7 @@ from benchmarks.gpu_suite.timing import time_ms
 from engine import kernels
 from engine.kernels import span_attention, span_attention_reference, span_stats, span_stats_reference
 
-TEST_FILES = ("tests/engine/test_kernels.py", "tests/engine/test_cuda_graphs.py")
+TEST_FILES = ("tests/engine/kernels/test_kernels.py", "tests/engine/denoise/test_cuda_graphs.py")
 
 
 def run_kernel_tests() -> dict:

@@ -17,7 +17,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from lsp_server.spans import METHOD as SPANS_METHOD
+# The server's per-request timings (`stipple serve --spans`; lsp_server/spans.py documents the params). The
+# client knows it by its wire name, as an editor knows a method, not by importing the server.
+SPANS_METHOD = "stipple/spans"
 
 # What the editors send in `initialize` (trimmed to the parts a completion server looks at).
 EDITOR_CAPABILITIES: dict[str, dict] = {

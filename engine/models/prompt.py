@@ -8,7 +8,7 @@ into ids for one tokenizer once, at load time, and `build` lays out each request
     head + prefix + [mask] * span + suffix + tail
 
 Template text is encoded as plain text and special tokens are inserted by id, as everywhere else
-(engine/tokenizer.py), so nothing in user code can forge a chat turn.
+(engine/weights/tokenizer.py), so nothing in user code can forge a chat turn.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.tokenizer import Tokenizer
+    from engine.weights.tokenizer import Tokenizer
 
 # A template piece: ("special", token text) inserted by id, or ("text", s) encoded as text.
 Piece = tuple[str, str]

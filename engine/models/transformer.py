@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.kv_cache import KVCache
+from engine.denoise.kv_cache import KVCache
 from engine.models.args import ModelArgs
 
 
@@ -176,7 +176,7 @@ class Transformer(nn.Module):
 
         positions (L,) or (B, L) gives each row its own rotary position (a block-causal training
         sequence); placed puts rows at scattered positions of a cache, every query seeing the cache's
-        first cache.attend_len positions under attn_mask (a block-causal step, engine/runner.py).
+        first cache.attend_len positions under attn_mask (a block-causal step, engine/denoise/runner.py).
         """
         assert input_ids.dim() == 2, f"input_ids must be (B, L), got {tuple(input_ids.shape)}"
         L = input_ids.shape[1]

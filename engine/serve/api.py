@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.params import DenoiseParams
+from engine.denoise.params import DenoiseParams
 
 MAX_BODY_BYTES = 256 * 1024  # a prompt + suffix far beyond any context budget is refused, not cut
 PARAM_FIELDS = frozenset(f.name for f in dataclasses.fields(DenoiseParams))

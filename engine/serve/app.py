@@ -35,7 +35,7 @@ class ReplicaOptions:
     engine: dict = field(default_factory=dict)
     """EngineConfig fields by name (model_dir, device, dtype, num_threads, budgets)."""
     completer: str = "diffusion"
-    """engine.params.COMPLETERS: the diffusion engine or an autoregressive baseline."""
+    """engine.denoise.params.COMPLETERS: the diffusion engine or an autoregressive baseline."""
     model_name: str = "stipple"
     """The id GET /v1/models reports and requests may name."""
     max_batch: int = 8
@@ -53,8 +53,8 @@ def token_digest(token: str) -> str:
 
 
 def load_engine(options: ReplicaOptions):
-    from engine.ar_twin import build_engine
-    from engine.config import EngineConfig
+    from engine.ar.twin import build_engine
+    from engine.denoise.config import EngineConfig
     from engine.serve.steps import StepHookEngine
 
     config = EngineConfig(**options.engine)
@@ -124,7 +124,7 @@ class Completer:
         return b"".join(chunks)
 
     async def _complete(self, request: Request) -> Response:
-        from engine.request import SpanRequest
+        from engine.denoise.request import SpanRequest
 
         body = api.parse_completion(await self._body(request), self.worker.max_span_tokens,
                                     self.options.max_body_bytes)

@@ -25,7 +25,7 @@ APP_NAME = "stipple"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from engine.params import COMPLETERS, DTYPES  # torch-free
+    from engine.denoise.params import COMPLETERS, DTYPES  # torch-free
     from engine.serve.api import MAX_BODY_BYTES
 
     p = sub.add_parser("deploy", help="serve the engine over HTTP with Ray Serve (OpenAI-style /v1/completions)")
@@ -61,8 +61,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     except ImportError:
         print("stipple deploy: Ray Serve is not installed; pip install 'stipple[serve]'", file=sys.stderr)
         return 2
-    from engine.default_model import default_name
     from engine.serve.app import ReplicaOptions, Scaling, build_app, token_digest
+    from engine.weights.default_model import default_name
 
     token = os.environ.get("STIPPLE_API_TOKEN") or None
     if not is_loopback(args.host) and token is None:

@@ -13,8 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from engine.engine import Engine
-from engine.layout import Layout, body
+from engine.denoise.engine import Engine
+from engine.denoise.layout import Layout, body
 
 log = logging.getLogger("stipple.serve.steps")
 
@@ -43,7 +43,7 @@ class StepHookEngine(Engine):
             else:
                 self._listeners[request_id] = listener
 
-    def _advance(self, row, *args, **kwargs):  # one row's step (engine/engine.py)
+    def _advance(self, row, *args, **kwargs):  # one row's step (engine/denoise/engine.py)
         result = super()._advance(row, *args, **kwargs)
         listener = self._listeners.get(row.request.request_id)
         if listener is not None and not self._broken:

@@ -1,8 +1,8 @@
 """EngineWorker: one replica's engine on a worker thread, batching and cancelling between steps.
 
 The same shape as the language server's bridge (lsp_server/bridge.py), without documents: requests
-wait in the engine's scheduler (engine/scheduler.py) and the worker thread runs them in batches of
-equal batch key (engine.engine.batch_key) through `generate_batch`, so requests that arrive while a
+wait in the engine's scheduler (engine/denoise/scheduler.py) and the worker thread runs them in batches of
+equal batch key (engine.denoise.engine.batch_key) through `generate_batch`, so requests that arrive while a
 batch runs share the next one's forward passes. A request whose caller went away (the HTTP client
 disconnected, Serve cancelled the handler) or whose deadline passed stops at the next denoising step.
 No Ray here: the deployment (app.py) wraps it, and the tests drive it directly.
@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.request import RequestStatus, SpanRequest, resolve_future
-from engine.scheduler import Scheduler
+from engine.denoise.request import RequestStatus, SpanRequest, resolve_future
+from engine.denoise.scheduler import Scheduler
 
 log = logging.getLogger("stipple.serve.worker")
 
@@ -31,7 +31,7 @@ class Job:
     request: SpanRequest
     """What to denoise; its status and text are filled in by the engine."""
     key: tuple
-    """engine.engine.batch_key: jobs with equal keys share forward passes."""
+    """engine.denoise.engine.batch_key: jobs with equal keys share forward passes."""
     future: asyncio.Future
     """Resolved on the event loop with (request, batch size) once the batch is done."""
     deadline: float | None = None
@@ -65,7 +65,7 @@ class Counters:
 
 class EngineWorker:
     def __init__(self, engine: Any, max_batch: int = 8) -> None:
-        from engine.engine import batch_key  # torch: the replica has it anyway
+        from engine.denoise.engine import batch_key  # torch: the replica has it anyway
 
         self.engine = engine
         self._batch_key = batch_key

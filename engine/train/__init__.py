@@ -1,1 +1,2 @@
-"""Training-side code: corpus collection, tokenizer training and (later) model training loops."""
+"""Training: corpus collection, tokenizer training, the objectives, the training loop, the adaptation of
+the default model (adapt_default.py) and `stipple train` (cli.py)."""

@@ -27,6 +27,7 @@ import argparse
 import json
 import logging
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,13 +92,14 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def evaluate(model_dir: Path, args: argparse.Namespace, out: Path) -> dict:
-    from lsp_server.cli import main as stipple
-
+    """`stipple eval` in a process of its own: the command belongs to benchmarks/ (benchmarks/cli.py),
+    which the engine runs as a user would and never imports."""
     report_path = out / "eval_single_line.json"
-    code = stipple(["eval", "humaneval-infill", "--split", "single-line", "--stride",
-                    str(args.eval_stride), "--limit", str(args.eval_limit), "--model", str(model_dir),
-                    "--steps", "8", "--device", args.device, "--output", str(report_path), "--quiet",
-                    "--completer", "ar-fim" if args.twin else "diffusion"])
+    code = subprocess.run([
+        sys.executable, "-m", "benchmarks.cli", "eval", "humaneval-infill", "--split", "single-line",
+        "--stride", str(args.eval_stride), "--limit", str(args.eval_limit), "--model", str(model_dir),
+        "--steps", "8", "--device", args.device, "--output", str(report_path), "--quiet",
+        "--completer", "ar-fim" if args.twin else "diffusion"]).returncode
     if code != 0 or not report_path.exists():
         return {"error": f"evaluation exited with {code}"}
     report = json.loads(report_path.read_text())

@@ -1,7 +1,7 @@
 """The autoregressive twin's objective: FIM in PSM order at rate 0.5, plain next-token loss.
 
 Bavarian et al. 2022 (FIM, sec. 3-4): with probability fim_rate a document is cut into prefix /
-middle / suffix and trained as `<fim_prefix> P <fim_suffix> S <fim_middle> M <eos>` (engine/fim.py);
+middle / suffix and trained as `<fim_prefix> P <fim_suffix> S <fim_middle> M <eos>` (engine/ar/fim.py);
 otherwise a window of the plain document stream is trained as it is. The loss is cross-entropy of
 every next token under causal attention, on the FIM and the plain sequences alike.
 
@@ -17,9 +17,9 @@ import random
 import torch
 import torch.nn.functional as F
 
-from engine.fim import FimTokens, psm_ids
-from engine.tokenizer import Tokenizer
+from engine.ar.fim import FimTokens, psm_ids
 from engine.train.objective import cut_middle
+from engine.weights.tokenizer import Tokenizer
 
 IGNORE = -100  # F.cross_entropy's ignore_index: positions with no next token to predict
 

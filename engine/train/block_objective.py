@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings
-from engine.tokenizer import Tokenizer
 from engine.train.objective import cut_middle, span_slots
+from engine.weights.tokenizer import Tokenizer
 
 IGNORE = -100
 NO_SUFFIX_RATE = 0.1  # cuts at the end of a file: the span sees no suffix, as in a prefix-only completion

@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from engine.adapter import apply_lora, merged_state, save_adapter
-from engine.config import cpu_bf16
-from engine.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
-from engine.loader import load_model_dir, save_model_dir
+from engine.ar.fim import SMOLLM2_FIM_TOKENS, FimTokens, fim_tokens
+from engine.denoise.config import cpu_bf16
 from engine.models import ModelArgs, Transformer
-from engine.tokenizer import Tokenizer
 from engine.train import ar_objective, block_objective, objective
 from engine.train.corpus import iter_texts
+from engine.weights.adapter import apply_lora, merged_state, save_adapter
+from engine.weights.loader import load_model_dir, save_model_dir
+from engine.weights.tokenizer import Tokenizer
 
 log = logging.getLogger("stipple.train")
 
@@ -73,7 +73,7 @@ class TrainConfig:
     # (block_objective.py). "ar-fim": the autoregressive twin, causal attention, PSM fill-in-the-middle
     # and next-token loss (ar_objective.py).
     objective: str = "diffusion"
-    # bf16 autocast; None: on CUDA and on CPUs with native bf16 (engine.config.cpu_bf16), where it
+    # bf16 autocast; None: on CUDA and on CPUs with native bf16 (engine.denoise.config.cpu_bf16), where it
     # halves a CPU step (SmolLM2 LoRA, 4 x 256 tokens, 2 cores: 4.8 s -> 2.2 s).
     bf16: bool | None = None
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from engine.layout import heal, heal_middle
-from engine.tokenizer import Tokenizer
+from engine.denoise.layout import heal, heal_middle
+from engine.weights.tokenizer import Tokenizer
 
 MIN_MASK_RATIO = 1e-3
 

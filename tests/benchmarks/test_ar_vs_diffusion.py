@@ -67,7 +67,7 @@ def test_run_evaluates_every_configuration_with_the_same_tasks_and_resumes(tmp_p
         (tmp_path / "out" / out.rsplit("/", 1)[-1]).write_text("{}")
         return 0
 
-    monkeypatch.setattr("lsp_server.cli.main", fake_stipple)
+    monkeypatch.setattr("benchmarks.cli.main", fake_stipple)
     argv = ["run", "--out", str(tmp_path / "out"), "--splits", "single-line", "--threads", "1", "--limit", "5"]
     assert avd.main(argv) == 0
     assert len(calls) == 2 + len(avd.STEPS) + 1
@@ -83,7 +83,7 @@ def test_run_evaluates_every_configuration_with_the_same_tasks_and_resumes(tmp_p
 
 def test_a_reference_model_runs_at_k32_and_gets_its_own_rows(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr("lsp_server.cli.main", lambda argv: calls.append(argv) or 1)
+    monkeypatch.setattr("benchmarks.cli.main", lambda argv: calls.append(argv) or 1)
     argv = ["run", "--out", str(tmp_path), "--splits", "multi-line", "--reference", "smollm2-dllm"]
     assert avd.main(argv) == 1  # every evaluation failed: the run says so
     assert calls[-1][-4:] == ["--model", "smollm2-dllm", "--steps", "32"]

@@ -11,8 +11,8 @@ import json
 import pytest
 
 from benchmarks import heldout_cursors as hc
-from engine.default_model import ASSETS
 from engine.train.corpus import HELD_OUT_PACKAGES
+from engine.weights.default_model import ASSETS
 
 SOURCE = '''\
 import os

@@ -8,11 +8,12 @@ import random
 
 import pytest
 
+from benchmarks.cli import build_parser
+from benchmarks.cli_bench import write_outputs
 from benchmarks.latency import report, workloads
+from benchmarks.latency.client import SPANS_METHOD
 from benchmarks.latency.runner import BenchConfig, RunOptions, run_sync
 from benchmarks.latency.trace import read_trace, replay_sync
-from lsp_server.cli import build_parser
-from lsp_server.cli_bench import write_outputs
 
 FAST = {"steps": 3, "maxSpanTokens": 16, "debounceMs": 0}
 TASKS = "snippets,humaneval:single:1"
@@ -84,3 +85,10 @@ def test_cli_parses_bench_commands():
     args = build_parser().parse_args(["bench", "latency", "--compare", "--rounds", "1", "--config", "a.toml"])
     assert args.compare and args.rounds == 1 and args.func.__name__ == "cmd_latency"
     assert build_parser().parse_args(["bench", "replay", "t.msgpack"]).func.__name__ == "cmd_replay"
+
+
+def test_the_client_listens_for_the_method_the_server_sends():
+    """The client names `stipple/spans` as an editor would, without importing the server; the two agree."""
+    from lsp_server.spans import METHOD
+
+    assert SPANS_METHOD == METHOD

@@ -8,12 +8,12 @@ import json
 import pytest
 from torch import nn
 
+from benchmarks.cli import main
 from benchmarks.profile import run_profile
 from benchmarks.roofline import CostModel, StepShape
-from engine.config import EngineConfig
-from engine.engine import Engine
-from engine.params import DenoiseParams
-from lsp_server.cli import main
+from engine.denoise.config import EngineConfig
+from engine.denoise.engine import Engine
+from engine.denoise.params import DenoiseParams
 
 PREFIX = "def mean(values):\n    total = 0.0\n    for value in values:\n        "
 SUFFIX = "\n    return total / len(values)\n"

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from benchmarks import repair as bench
-from engine.repair import Edit
+from engine.edits.repair import Edit
 
 PROGRAM = ("def count_evens(xs):\n    \"\"\"How many even numbers.\"\"\"\n    total = 0\n    for x in xs:\n"
            "        if x % 2 == 0:  # even\n            total += 1\n    return total\n")

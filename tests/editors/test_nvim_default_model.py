@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.latency.nvim_rpc import SERVER_READY, Nvim, find_nvim
-from engine.default_model import ASSETS, DEFAULT_MODEL
+from engine.weights.default_model import ASSETS, DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"

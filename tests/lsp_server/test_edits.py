@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from lsprotocol import types
 
-from engine.repair import Edit
+from engine.edits.repair import Edit
 from lsp_server import edits
 from lsp_server.documents import Document
 from lsp_server.settings import Settings

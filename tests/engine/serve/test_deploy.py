@@ -57,7 +57,7 @@ def alive(pid: int) -> bool:
 def deployment():
     port = free_port()
     env = {**os.environ, "STIPPLE_API_TOKEN": TOKEN, "RAY_USAGE_STATS_ENABLED": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "lsp_server", "deploy", "--port", str(port), "--replicas", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "deploy", "--port", str(port), "--replicas", "2",
                              "--max-span-tokens", "200"], env=env, stderr=subprocess.PIPE, text=True)
     lines = []
     deadline = time.monotonic() + 150

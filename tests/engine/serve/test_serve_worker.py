@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from engine.config import EngineConfig
-from engine.params import DenoiseParams
-from engine.request import SpanRequest
+from engine.denoise.config import EngineConfig
+from engine.denoise.layout import heal
+from engine.denoise.params import DenoiseParams
+from engine.denoise.request import SpanRequest
 from engine.serve.steps import StepHookEngine, settled_text
 from engine.serve.worker import EngineWorker
-from engine.layout import heal
 
 
 @pytest.fixture(scope="module")
