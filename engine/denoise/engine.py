@@ -26,6 +26,7 @@ from engine.denoise.request import RequestStatus, SpanRequest
 from engine.denoise.runner import Runner
 
 StopCheck = Callable[[], bool]
+PREFILL_PIECE = 64  # block-causal prefix positions prefilled between two cancellation checks
 
 
 class Cancelled(Exception):
@@ -107,6 +108,8 @@ class Engine:
             span_logits = self.graph_step.span_logits  # owns its cache; no reuse across requests
         elif use_cache:
             cache, reuse_from = self._context_cache(rows, width)
+            if len(rows) == 1 and self.runner.loaded.args.attention_layout == "block-causal":
+                reuse_from = self._prefill_in_pieces(rows[0], ids, left, span_len, cache, reuse_from)
         step = 0
         while rows:
             for row in rows:  # before each step a row will run: the step boundaries callers time
@@ -143,6 +146,24 @@ class Engine:
             # and the next keystroke's request is exactly the one that wants these keys/values.
             self.contexts.keep(requests[0].cache_key, sequence, cache)
         return list(requests)
+
+    def _prefill_in_pieces(self, row: Row, ids: torch.Tensor, start: int, span_len: int, cache,
+                           reuse_from: int) -> int:
+        """Block-causal, one request: the prefix positions the cache lacks, PREFILL_PIECE at a time, with a
+        cancellation check before each piece; returns the first position still to compute. A request
+        cancelled here keeps the pieces it computed for the next keystroke (exact: prefix rows see only
+        the prefix), so on a slow CPU fast typing still fills the cache instead of restarting it."""
+        request = row.request
+        while start - reuse_from > PREFILL_PIECE:
+            if row.should_stop is not None and row.should_stop():
+                request.status = RequestStatus.CANCELLED
+                if request.params.reuse_context:
+                    self.contexts.keep(request.cache_key, row.ids[:reuse_from], cache)
+                break
+            with request.stage("prefill"):
+                self.runner.prefill_prefix(ids, reuse_from, reuse_from + PREFILL_PIECE, start, span_len, cache)
+            reuse_from += PREFILL_PIECE
+        return reuse_from
 
     def _aligned(self, rows: list[Row], span_len: int) -> tuple[torch.Tensor, torch.Tensor | None, int]:
         """Rows padded so that every span starts at column `left`: ids (B, T), key_valid (B, T) bool

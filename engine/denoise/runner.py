@@ -111,6 +111,25 @@ class Runner:
             cache.attend_len = None
 
     @torch.inference_mode()
+    def prefill_prefix(self, input_ids: torch.Tensor, begin: int, end: int, start: int, length: int,
+                       cache: KVCache) -> None:
+        """Block-causal: store the exact keys/values of prefix positions [begin, end) (causal rows over the
+        cached [0, begin)), no logits. The engine prefills a long prefix in such pieces so that a request
+        can be cancelled between them and keep what it computed (engine/denoise/engine.py)."""
+        B, T = input_ids.shape
+        positions = torch.arange(begin, end, device=input_ids.device)  # (Q,)
+        queries = sequence_rows(positions, start, length, None, B)
+        keys = sequence_rows(torch.arange(T, device=input_ids.device), start, length, None, B)
+        none = torch.zeros(B, dtype=torch.long, device=input_ids.device)  # prefix rows never see a span or suffix
+        mask = may_attend(queries, keys, none + start + length, none, none)[:, None]  # (B, 1, Q, T)
+        cache.attend_len = T
+        try:
+            self.model(input_ids[:, positions], attn_mask=mask, cache=cache,
+                       placed=Placement(positions, torch.ones_like(positions, dtype=torch.bool)), keep=slice(0, 0))
+        finally:
+            cache.attend_len = None
+
+    @torch.inference_mode()
     def slot_logits(self, input_ids: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """Raw logits (R, V) that score token slots[r] of row r, each row a block-causal sequence whose span
         is that one (masked) slot: an anchor copy of position slots[r] - 1 is appended as the span block's

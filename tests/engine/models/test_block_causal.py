@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.denoise import engine as engine_module
 from engine.denoise.config import EngineConfig
-from engine.denoise.engine import Engine
+from engine.denoise.engine import Cancelled, Engine
 from engine.denoise.params import DenoiseParams
-from engine.denoise.request import SpanRequest
+from engine.denoise.request import RequestStatus, SpanRequest
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings
 from engine.train import block_objective
 from engine.train.block_objective import IGNORE, BlockExample
@@ -137,7 +138,9 @@ def full_recompute(engine: Engine, prefix_ids: list[int], span: list[int], suffi
     return logits[0, first : first + len(span)]  # (L, V): the anchor copy, then slots 0..L-2
 
 
-def test_cached_steps_equal_a_full_recompute_at_every_step(open_engine, monkeypatch):
+@pytest.mark.parametrize("piece", [64, 4])  # 4: the prefix is prefilled in pieces before the first step
+def test_cached_steps_equal_a_full_recompute_at_every_step(open_engine, monkeypatch, piece):
+    monkeypatch.setattr(engine_module, "PREFILL_PIECE", piece)
     seen: list[tuple[list[int], torch.Tensor]] = []
     real = open_engine.runner.span_logits
 
@@ -163,6 +166,21 @@ def test_a_reused_prefix_across_keystrokes_is_exact(open_engine):
     open_engine.generate(typed)
     alone = open_engine.generate(SpanRequest(typed.prefix, typed.suffix, params))
     assert typed.reused_tokens >= 16
+    assert typed.span_ids == alone.span_ids
+
+
+def test_a_request_cancelled_while_prefilling_keeps_its_pieces_for_the_next_keystroke(open_engine, monkeypatch):
+    monkeypatch.setattr(engine_module, "PREFILL_PIECE", 6)
+    params = DenoiseParams(steps=4, span_tokens=8, mode="multi")
+    text = PREFIX_TEXT + " / len(values)\n\n\ndef f"
+    checks = iter([False, False, False, True])  # three pieces, then the next keystroke cancels it
+    first = SpanRequest(text, SUFFIX_TEXT, params, cache_key="typing")
+    with pytest.raises(Cancelled):
+        open_engine.generate(first, should_stop=lambda: next(checks))
+    assert first.status is RequestStatus.CANCELLED and first.steps_done == 0
+    typed = open_engine.generate(SpanRequest(text + "o", SUFFIX_TEXT, params, cache_key="typing"))
+    alone = open_engine.generate(SpanRequest(typed.prefix, typed.suffix, params))
+    assert typed.reused_tokens == 18
     assert typed.span_ids == alone.span_ids
 
 
