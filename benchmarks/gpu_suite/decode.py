@@ -20,7 +20,7 @@ from benchmarks.gpu_suite.shapes import model_args, random_model, weight_bytes
 from benchmarks.gpu_suite.timing import sync, time_ms
 from engine.denoise import strategies
 from engine.denoise.cuda_graphs import CudaGraphStep
-from engine.denoise.kv_cache import KVCache
+from engine.models.kv_cache import KVCache
 from engine.denoise.params import DenoiseParams
 from engine.denoise.runner import Runner
 

@@ -28,7 +28,7 @@ from engine.ar.fim import FimTokens, fim_tokens, psm_ids
 from engine.denoise.config import EngineConfig
 from engine.denoise.engine import Cancelled, fit_context, newline_first_mask
 from engine.denoise.healing import Vocabulary, lead_position
-from engine.denoise.kv_cache import KVCache
+from engine.models.kv_cache import KVCache
 from engine.denoise.layout import Layout, completion, ends_line_at_once, strip_lead
 from engine.denoise.params import COMPLETERS, DenoiseParams
 from engine.denoise.request import RequestStatus, SpanRequest

@@ -3,8 +3,8 @@
 engine.py (Engine, the facade: tokenize, lay out, denoise a batch, detokenize), config.py
 (EngineConfig, one per process), params.py (DenoiseParams, one per request; torch-free), request.py
 (SpanRequest and its status), scheduler.py (which requests share a forward pass; torch-free),
-runner.py (the only code that touches the device), kv_cache.py / context_store.py / cuda_graphs.py
-(the context's keys/values within a request, across keystrokes, and the captured cached step),
+runner.py (the only code that touches the device), context_store.py / cuda_graphs.py (the context's
+keys/values across keystrokes, and the captured cached step; the cache itself is models/kv_cache.py),
 sampler.py and strategies.py (which slots a step commits), layout.py and healing.py (where the span
 starts: the cursor healed, and the tokens that may open the span). `from engine import Engine,
 EngineConfig, DenoiseParams` names the public three.

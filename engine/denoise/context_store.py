@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from engine.denoise.kv_cache import KVCache
+from engine.models.kv_cache import KVCache
 
 
 @dataclass

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from engine import kernels
-from engine.denoise.kv_cache import KVCache
+from engine.models.kv_cache import KVCache
 from engine.models.transformer import Transformer, apply_rotary, rotary_cos_sin
 
 SPAN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512)

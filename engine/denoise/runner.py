@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.denoise.config import EngineConfig
-from engine.denoise.kv_cache import KVCache
+from engine.models.kv_cache import KVCache
 from engine.models.attention_layout import PREFIX, SPAN, SUFFIX, Rows, may_attend, openings, sequence_rows
 from engine.models.transformer import Placement
 from engine.weights.loader import LoadedModel, load_model_dir

@@ -1,4 +1,5 @@
-"""Model architectures, one file per family, and their shared ModelArgs."""
+"""Model architectures, one file per family, their shared ModelArgs, the attention layouts and the
+key/value cache the transformer writes (kv_cache.py)."""
 
 from engine.models.args import ModelArgs
 from engine.models.transformer import Transformer

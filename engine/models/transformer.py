@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.denoise.kv_cache import KVCache
+from engine.models.kv_cache import KVCache
 from engine.models.args import ModelArgs
 
 

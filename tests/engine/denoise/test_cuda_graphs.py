@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from engine.denoise.cuda_graphs import CudaGraphStep, bucket_for, context_buckets
-from engine.denoise.kv_cache import KVCache
+from engine.models.kv_cache import KVCache
 from engine.denoise.runner import Runner
 from engine.models.args import ModelArgs
 from engine.models.transformer import Transformer

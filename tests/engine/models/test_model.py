@@ -108,7 +108,7 @@ def test_missing_and_corrupt_model_files(tmp_path, random_model_dir):
 
 
 def test_kv_cache_decoding_matches_full_causal_pass():
-    from engine.denoise.kv_cache import KVCache
+    from engine.models.kv_cache import KVCache
 
     torch.manual_seed(0)
     model = Transformer(tiny_args()).eval()

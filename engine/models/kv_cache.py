@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:  # models import this module; a runtime import would be circular
+if TYPE_CHECKING:  # the transformer imports this module; a runtime import would be circular
     from engine.models.args import ModelArgs
 
 
