@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> dict:
     from lsp_server.workspace.service import WorkspaceService
 
     settings = Settings(steps=args.steps, threads=args.threads)
-    budget = int(settings.workspace_budget_share * settings.max_prefix_tokens)
+    budget = settings.workspace_budget
     sources = package_sources()
     if not sources:
         raise SystemExit("crossfile: none of the held-out packages is installed")

@@ -68,8 +68,7 @@ def workspace_block(root: Path, doc, offset: int, settings) -> str:
         service.scan()
     finally:
         service.stop()
-    budget = int(settings.workspace_budget_share * settings.max_prefix_tokens)
-    return service.context_for(doc, offset, budget, {doc.uri: doc}).block
+    return service.context_for(doc, offset, settings.workspace_budget, {doc.uri: doc}).block
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

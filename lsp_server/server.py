@@ -193,7 +193,7 @@ class StippleServer(LanguageServer):
     def workspace_context(self, doc: Document, offset: int):
         """Other files' definitions for the cursor (lsp_server.workspace.retrieval.Retrieved)."""
         settings = self.settings
-        budget = int(settings.workspace_budget_share * settings.max_prefix_tokens) if settings.workspace_context else 0
+        budget = settings.workspace_budget
         return self.workspace_index.context_for(doc, offset, budget, self.documents)
 
     async def suggest(self, uri: str, position: types.Position, spans: RequestSpans | None = None

@@ -89,6 +89,11 @@ class Settings:
     remote_url: str = "http://127.0.0.1:8000"
     """The deployment's base URL for backend "remote" (its /v1/completions and /v1/models)."""
 
+    @property
+    def workspace_budget(self) -> int:
+        """Tokens workspace context may take before the prefix (0 when it is off)."""
+        return int(self.workspace_budget_share * self.max_prefix_tokens) if self.workspace_context else 0
+
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, False)
 
