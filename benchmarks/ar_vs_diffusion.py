@@ -78,7 +78,8 @@ def decoding(report: dict) -> str:
     if completer == "ar-prefix":
         return "greedy, KV cache, prefix only"
     if report.get("strategy") == "threshold":
-        return f"threshold τ = {report.get('threshold')}, K ≤ {report.get('steps')}"
+        order = ", left to right" if report.get("block_length") == 1 else ""
+        return f"threshold τ = {report.get('threshold')}{order}, K ≤ {report.get('steps')}"
     if report.get("block_length"):
         return f"K ≤ {report.get('steps')}, blocks of {report['block_length']} left to right"
     return f"K = {report.get('steps')}"

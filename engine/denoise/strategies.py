@@ -11,6 +11,10 @@ Selection (DenoiseParams.strategy):
 - threshold: confidence-aware parallel decoding (Fast-dLLM, Wu et al. 2025, sec. 3.3): commit
   every masked slot i with p_i(x_i) > tau. The schedule's top-k is the floor (so at least one slot
   per step), which keeps K an upper bound that still ends with no mask; easy spans finish early.
+  With blocks of one slot (left to right, the block-causal default's order) the step commits the
+  leftmost masked slot and then the run of content slots right after it, in order, while each clears
+  tau: the order that decodes well is kept, and a step writes several tokens where the model is sure
+  of them (`)`, `:`, the end of a name) without ever skipping ahead of a slot it is unsure of.
 
 Semi-autoregressive blocks (LLaDA's semi-AR remasking, Nie et al. 2025): the span is cut into
 blocks of block_length slots, decoded left to right; block b (of N) owns steps up to
@@ -82,6 +86,15 @@ def remask_low_probability(
     return sampler.select_top_k((-prob).masked_fill(~candidates, float("-inf")), candidates, budget)
 
 
+def confident_run(conf: torch.Tensor, masked: torch.Tensor, tokens: torch.Tensor, slot: int, tau: float,
+                  pad_id: int) -> torch.Tensor:
+    """(1, L) bool: the masked content slots right after `slot`, in order, up to the first that does not
+    clear tau (conf (1, L) the token scores, tokens (1, L) the proposals)."""
+    sure = masked & (conf > tau) & (tokens != pad_id)  # (1, L)
+    after = torch.arange(conf.shape[-1], device=conf.device) > slot  # (L,)
+    return (sure | ~after).int().cumprod(-1).bool() & after
+
+
 def denoise_step(
     logits: torch.Tensor,
     state: DenoiseState,
@@ -107,11 +120,13 @@ def denoise_step(
     score = "confidence" if params.strategy == "threshold" else params.strategy
     tokens, conf, length = sampler.propose(logits, span, masked, pad_id, banned_ids, params.temperature,
                                            generator, state.length, score)
-    conf = conf.masked_fill(~window, float("-inf"))  # (1, L)
+    in_window = conf.masked_fill(~window, float("-inf"))  # (1, L)
     k = sampler.num_to_commit(per_block[block], block_end - state.steps_done)
-    select = sampler.select_top_k(conf, masked, k)
-    if params.strategy == "threshold":
-        select |= masked & (conf > params.threshold)
+    select = sampler.select_top_k(in_window, masked, k)
+    if params.strategy == "threshold" and block_len == 1:
+        select |= confident_run(conf, masked, tokens, block, params.threshold, pad_id)
+    elif params.strategy == "threshold":
+        select |= masked & (in_window > params.threshold)
     new_span, new_masked = sampler.commit_selected(span, masked, tokens, select, pad_id, window)
     new_span, new_masked = sampler.seal_after_pad(new_span, new_masked, pad_id)
 

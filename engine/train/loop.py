@@ -21,7 +21,7 @@ from engine.denoise.config import cpu_bf16
 from engine.models import ModelArgs, Transformer
 from engine.train import ar_objective, block_objective, objective
 from engine.train.corpus import iter_texts
-from engine.weights.adapter import apply_lora, merged_state, save_adapter
+from engine.weights.adapter import apply_lora, load_adapter, load_adapter_into, merged_state, save_adapter
 from engine.weights.loader import load_model_dir, save_model_dir
 from engine.weights.tokenizer import Tokenizer
 
@@ -60,6 +60,7 @@ class TrainConfig:
     anneal_fraction: float = 0.0  # causal -> full attention over this part of training (DiffuLLaMA)
     lora_rank: int = 0  # > 0: train a LoRA adapter on a frozen init_model instead of all weights
     lora_alpha: float = 32.0
+    init_adapter: Path | None = None  # with lora_rank: start from this saved adapter (a shipped one)
     corpus_bytes: int = 20_000_000
     checkpoint_every: int = 200
     seed: int = 0
@@ -87,6 +88,8 @@ class TrainConfig:
             raise ValueError("fim_rate must be in [0, 1]")
         if self.lora_rank and self.init_model is None:
             raise ValueError("a LoRA adapter needs a pretrained init_model")
+        if self.init_adapter is not None and not self.lora_rank:
+            raise ValueError("init_adapter continues a LoRA adapter: set lora_rank")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.objective == "ar-fim" and self.init_model is None and not self.shift_logits:
@@ -197,6 +200,8 @@ def train(config: TrainConfig) -> dict:
         special = tokenizer.special
         new_rows = batches.fim.sentinels if twin else [special.mask, special.pad]
         trainable = apply_lora(model, config.lora_rank, config.lora_alpha, new_rows)
+        if config.init_adapter is not None:
+            load_adapter_into(model, *load_adapter(config.init_adapter))
         embed = model.model.embed_tokens.weight
         # No weight decay on the embedding: only the new tokens' rows get gradients, decay would move them all.
         groups = [{"params": [p for p in trainable if p is not embed]},
@@ -281,9 +286,12 @@ def train(config: TrainConfig) -> dict:
     save_checkpoint()
     wall = elapsed_before + time.monotonic() - started
     save_dtype = getattr(torch, config.save_dtype)
+    before = {"steps": 0, "tokens_seen": 0}  # what a continued adapter had learnt already
+    if config.init_adapter is not None:
+        before = {k: load_adapter(config.init_adapter)[0].get(k, 0) for k in before}
     if config.lora_rank:
-        info = {"base": str(config.init_model), "steps": step, "tokens_seen": tokens_seen,
-                "objective": config.objective}
+        info = {"base": str(config.init_model), "steps": before["steps"] + step,
+                "tokens_seen": before["tokens_seen"] + tokens_seen, "objective": config.objective}
         if block:  # config.json fields of the merged model (engine/default_model.build_adapted)
             info["config"] = {"attention_layout": "block-causal", "span_view": round(view, 4)}
             args.attention_layout, args.span_view = "block-causal", round(view, 4)
@@ -297,7 +305,8 @@ def train(config: TrainConfig) -> dict:
     record = {
         "steps": step, "tokens_seen": tokens_seen, "wall_time_s": round(wall, 1),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "lora_rank": config.lora_rank,
+        "lora_rank": config.lora_rank, "init_adapter_steps": before["steps"],
+        "init_adapter_tokens_seen": before["tokens_seen"],
         "final_loss_mean_last_50": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 4),
         "loss_curve_every_50": losses[::50],
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},

@@ -77,6 +77,25 @@ def adapter_state(model: Transformer) -> dict[str, torch.Tensor]:
     return {k: v.to("cpu", torch.float32).contiguous() for k, v in state.items()}
 
 
+def load_adapter_into(model: Transformer, config: dict, state: dict[str, torch.Tensor]) -> None:
+    """Put a saved adapter (load_adapter) back into a model wrapped by apply_lora with the same rank: training
+    continues from a shipped adapter whose checkpoint is gone."""
+    meta = model.adapter_meta
+    if (config["rank"], config["row_ids"]) != (meta["rank"], meta["row_ids"]):
+        raise ValueError(f"adapter rank {config['rank']} / rows {config['row_ids']} do not match the model's "
+                         f"{meta['rank']} / {meta['row_ids']}")
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            if name == "embed_rows":
+                embed = model.model.embed_tokens.weight
+                embed[meta["row_ids"]] = value.to(embed.device, embed.dtype)
+            elif name in params:
+                params[name].copy_(value.to(params[name].dtype))
+            else:
+                raise ValueError(f"adapter tensor {name} has no place in the model")
+
+
 def merged_state(model: Transformer) -> dict[str, torch.Tensor]:
     """The plain Transformer state dict with every LoRA update folded into its base weight."""
     out = {}

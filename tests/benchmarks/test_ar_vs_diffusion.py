@@ -93,3 +93,9 @@ def test_a_reference_model_runs_at_k32_and_gets_its_own_rows(tmp_path, monkeypat
                       report("diffusion", 100.0, 150.0, 0.0, steps=8, model="/m/smollm2-dllm-041m-0123456789abcdef")])
     models = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| smollm2")]
     assert models == ["smollm2-dllm", "smollm2-dllm-041m", "smollm2-dllm-041m"]
+
+
+def test_threshold_left_to_right_is_named_as_such():
+    thr = {"completer": "diffusion", "strategy": "threshold", "threshold": 0.9, "steps": 32}
+    assert avd.decoding({**thr, "block_length": 1}) == "threshold τ = 0.9, left to right, K ≤ 32"
+    assert avd.decoding(thr) == "threshold τ = 0.9, K ≤ 32"

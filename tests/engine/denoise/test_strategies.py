@@ -111,6 +111,22 @@ def test_threshold_commits_everything_above_tau_and_at_least_one():
     assert steps == 9, "8 certain slots at once, then one per step (the schedule's floor)"
 
 
+def test_threshold_left_to_right_commits_the_confident_run_in_order():
+    logits = torch.zeros((1, 8, V))
+    logits[..., PAD] = -10.0
+    for slot in (1, 2, 5, 6):  # sure of these; slots 0, 3, 4 and 7 are torn between two tokens
+        logits[0, slot, 10 + slot] = 12.0
+    for slot in (0, 3, 4, 7):
+        logits[0, slot, [5, 6]] = torch.tensor([3.0, 2.9])
+    _, history = run(lambda span: logits.clone(), 8, steps=8, strategy="threshold", threshold=0.9,
+                     block_length=1)
+    committed = [(~history[0].masked[0]).nonzero().flatten().tolist()]
+    committed += [(h0.masked[0] & ~h1.masked[0]).nonzero().flatten().tolist() for h0, h1 in zip(history, history[1:])]
+    # The leftmost slot even when unsure, then the sure run after it; never slot 5 before slots 3 and 4.
+    assert committed == [[0, 1, 2], [3], [4, 5, 6], [7]]
+    assert history[-1].span[0].tolist() == [5, 11, 12, 5, 5, 15, 16, 5]
+
+
 @pytest.mark.parametrize("tau", [0.0, 0.5, 0.9, 1.0])
 def test_threshold_stays_within_k_steps(tau):
     for span_len, steps in [(16, 4), (9, 9), (24, 5)]:

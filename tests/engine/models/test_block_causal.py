@@ -195,6 +195,40 @@ def test_training_rows_score_each_masked_slot_from_the_row_before_it():
     assert target == [IGNORE] * 5 + [20, IGNORE, 2, IGNORE] + [IGNORE, 21, IGNORE, IGNORE]
 
 
+def test_ordered_masks_hide_a_run_from_a_point_inside_the_middle():
+    e = BlockExample([0, 10], [20, 21, 22, 23, 2, 2], [30])  # a middle of 4 tokens, then 2 pads
+    generator = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(200):
+        hidden = block_objective.span_mask(e, 2, generator, ordered_rate=1.0).tolist()
+        j = hidden.index(True)
+        assert hidden == [False] * j + [True] * (6 - j)  # everything from j on, as left to right leaves it
+        seen.add(j)
+    assert seen == {0, 1, 2, 3, 4}  # j ranges over the middle (4: the text written, the pads left)
+    random_masks = {tuple(block_objective.span_mask(e, 2, generator, ordered_rate=0.0).tolist()) for _ in range(200)}
+    assert any(list(m) != sorted(m) for m in random_masks)  # the random half still hides slots anywhere
+
+
+def test_training_continues_a_saved_adapter(random_model_dir, small_corpus, tmp_path):
+    from engine.train.loop import TrainConfig, train
+    from engine.weights.adapter import load_adapter
+
+    shape = dict(corpus=small_corpus, init_model=random_model_dir, lora_rank=4, objective="block-causal",
+                 seq_len=96, batch_size=2, warmup_steps=1, corpus_bytes=50_000, progress=False)
+    train(TrainConfig(out=tmp_path / "first", max_steps=2, **shape))
+    config, first = load_adapter(tmp_path / "first" / "adapter")
+    # Zero steps from the saved adapter write it back unchanged: it was loaded, not re-initialized.
+    record = train(TrainConfig(out=tmp_path / "again", max_steps=0, init_adapter=tmp_path / "first" / "adapter",
+                               **shape))
+    again_config, again = load_adapter(tmp_path / "again" / "adapter")
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert again_config["steps"] == config["steps"] == 2 and record["init_adapter_steps"] == 2
+    assert again_config["tokens_seen"] == config["tokens_seen"] > 0
+    with pytest.raises(ValueError, match="rank"):
+        train(TrainConfig(out=tmp_path / "bad", max_steps=0, init_adapter=tmp_path / "first" / "adapter",
+                          **{**shape, "lora_rank": 2}))
+
+
 def test_training_smoke_writes_a_block_causal_adapter(random_model_dir, small_corpus, tmp_path):
     from engine.train.loop import TrainConfig, train
     from engine.weights.adapter import load_adapter
