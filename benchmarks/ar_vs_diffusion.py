@@ -77,11 +77,12 @@ def decoding(report: dict) -> str:
         return "greedy, KV cache, PSM"
     if completer == "ar-prefix":
         return "greedy, KV cache, prefix only"
+    guide = f", guided by {report['guide']}" if report.get("guide") else ""
     if report.get("strategy") == "threshold":
         order = ", left to right" if report.get("block_length") == 1 else ""
-        return f"threshold τ = {report.get('threshold')}{order}, K ≤ {report.get('steps')}"
+        return f"threshold τ = {report.get('threshold')}{order}, K ≤ {report.get('steps')}{guide}"
     if report.get("block_length"):
-        return f"K ≤ {report.get('steps')}, blocks of {report['block_length']} left to right"
+        return f"K ≤ {report.get('steps')}, blocks of {report['block_length']} left to right{guide}"
     return f"K = {report.get('steps')}"
 
 

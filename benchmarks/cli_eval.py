@@ -63,6 +63,7 @@ def infill_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
 
 def cmd_humaneval(args: argparse.Namespace) -> int:
     from benchmarks import humaneval_infill as he
+    from benchmarks.heldout_lines import guide_label
 
     try:
         tasks = he.load_tasks(args.split, args.data_dir, args.limit, args.stride)
@@ -84,7 +85,8 @@ def cmd_humaneval(args: argparse.Namespace) -> int:
                   threshold=args.threshold if diffusion and args.strategy == "threshold" else None,
                   block_length=(args.block_length or None) if diffusion else None,
                   mode=mode, oracle_length=args.oracle_length, stride=args.stride, limit=args.limit,
-                  device=str(engine.config.device), dtype=engine.config.dtype, machine=machine_info())
+                  device=str(engine.config.device), dtype=engine.config.dtype, guide=guide_label(engine),
+                  machine=machine_info())
     print(he.format_table(report))
     if args.output:
         he.write_report(report, args.output)

@@ -88,12 +88,22 @@ def machine_info() -> dict:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def guide_label(engine) -> str | None:
+    """The guide model's name and weight (engine/denoise/guide.py), None without one."""
+    from benchmarks.ar_vs_diffusion import model_label
+
+    guide = getattr(engine, "guide", None)
+    return None if guide is None else f"{model_label({'model': guide.loaded.path})} (w {guide.weight})"
+
+
 def build_engine(args: argparse.Namespace):
     """The completer's engine, built from engine/ directly (benchmarks never import the server's CLI)."""
     from engine.ar.twin import build_engine as build
+    from engine.cli import guide_option
     from engine.denoise.config import EngineConfig
 
-    config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads, dtype=args.dtype)
+    config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads, dtype=args.dtype,
+                          guide=guide_option(args))
     return build(config, args.completer)
 
 
@@ -145,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "strategy": args.strategy if diffusion else None,
         "threshold": args.threshold if diffusion and args.strategy == "threshold" else None,
         "block_length": args.block_length if diffusion else None, "mode": "single", "span_tokens": params.span_tokens, "device": str(engine.config.device),
-        "dtype": engine.config.dtype, "machine": machine_info(),
+        "dtype": engine.config.dtype, "guide": guide_label(engine), "machine": machine_info(),
         "selection": selection_record(args.n, args.seed, sources),
         "model_corpus": {"manifest": str(manifest) if manifest else None,
                          "held_out_files_in_corpus": None if seen is None else sorted(seen)},
@@ -211,6 +221,7 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--guide", default="auto", help="auto (the model's own), none, or a model name/directory")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,8 @@ def row(report: dict) -> list[str]:
 
     # A shipped adapter is merged into ~/.cache/stipple/models/NAME-<16 hex digits of its hash>.
     model = re.sub(r"-[0-9a-f]{16}$", "", Path(str(report.get("model", "?"))).name)
+    if report.get("guide"):  # left-to-right decoding mixed with a next-token model (engine/denoise/guide.py)
+        model += f", guided by {report['guide']}"
     if report.get("dtype"):  # recorded since the CPU default became bf16 where the CPU has it
         model += f" ({report['dtype']})"
     return [model, report.get("completer", "diffusion"),

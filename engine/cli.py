@@ -38,7 +38,7 @@ def engine_from_args(args: argparse.Namespace):
 
     try:
         config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads,
-                              dtype=args.dtype)
+                              dtype=args.dtype, guide=guide_option(args))
         return build_engine(config, args.completer)
     except (ModelDirError, ValueError) as exc:
         raise UsageError(f"cannot load model: {exc}") from exc
@@ -105,6 +105,12 @@ def probability(text: str) -> float:
     return value
 
 
+def guide_option(args: argparse.Namespace) -> str | None:
+    """--guide: "auto" (the model's own), "none", or a model name/directory."""
+    guide = getattr(args, "guide", "auto")
+    return None if guide == "none" else guide
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     from engine.denoise.params import COMPLETERS, DTYPES, STRATEGIES  # torch-free
 
@@ -122,6 +128,9 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--block-length", type=int, default=None,
                    help="semi-autoregressive blocks of this many slots, left to right (complete: the server's "
                         "default, 1; 0: one block; infill/eval: one block unless given)")
+    p.add_argument("--guide", default="auto",
+                   help="left-to-right decoding mixed with a next-token model (engine/denoise/guide.py): auto (the "
+                        "model's own; smollm2-block: its base), none, or a model name/directory")
     p.add_argument("--completer", default="diffusion", choices=COMPLETERS,
                    help="ar-fim: the autoregressive FIM twin (e.g. --model smollm2-ar-fim); ar-prefix: "
                         "a next-token model from the prefix only (e.g. --model smollm2-base); greedy, KV cache")

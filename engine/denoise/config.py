@@ -33,6 +33,10 @@ class EngineConfig:
     cuda_graphs: bool = True  # on CUDA: replay the cached denoising step from CUDA graphs (cuda_graphs.py)
     reuse_documents: int = 4  # documents whose context keys/values are kept for their next request
     min_reused_tokens: int = 16  # a shorter common prefix is recomputed rather than reused
+    # Left-to-right decoding mixed with a next-token model's view (engine/denoise/guide.py): "auto" takes
+    # the guide the model's config.json names (smollm2-block: its base), None none, else a model name/dir.
+    guide: str | None = "auto"
+    guide_weight: float = 0.5  # w in (1 - w) log p_span + w log p_guide
 
     def __post_init__(self) -> None:
         self.model_dir = resolve_model(self.model_dir)
@@ -50,6 +54,8 @@ class EngineConfig:
                 raise ValueError(f"{name} must be >= 0")
         if self.max_span_tokens < 1:
             raise ValueError("max_span_tokens must be >= 1")
+        if not 0.0 < self.guide_weight < 1.0:
+            raise ValueError(f"guide_weight must lie in (0, 1), got {self.guide_weight}")
 
     @property
     def torch_dtype(self) -> torch.dtype:

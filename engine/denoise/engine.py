@@ -20,6 +20,7 @@ import torch
 from engine.denoise import healing, strategies
 from engine.denoise.config import EngineConfig
 from engine.denoise.context_store import ContextStore
+from engine.denoise.guide import Guide, GuideState
 from engine.denoise.layout import Layout, body, completion, ends_line_at_once, heal
 from engine.denoise.params import DenoiseParams
 from engine.denoise.request import RequestStatus, SpanRequest
@@ -45,6 +46,7 @@ class Row:
     generator: torch.Generator
     banned: torch.Tensor  # (N,) ids never generated
     should_stop: StopCheck | None
+    guide: GuideState | None = None  # the guide model's view of this request (engine/denoise/guide.py)
 
     @property
     def done(self) -> bool:
@@ -74,6 +76,18 @@ class Engine:
             c = self.config
             capacity = min(self.max_positions, c.max_prefix_tokens + c.max_suffix_tokens + c.max_span_tokens + 8)
             self.graph_step = CudaGraphStep(self.runner.model, capacity)
+        self.guide = self._guide()
+
+    def _guide(self) -> Guide | None:
+        """The next-token model that guides left-to-right decoding, if any (EngineConfig.guide)."""
+        from engine.weights.default_model import resolve_model
+
+        name = self.config.guide
+        if name == "auto":
+            name = self.runner.loaded.args.extra.get("guide")
+        if not name:
+            return None
+        return Guide(resolve_model(name), self.runner.device, self.config.torch_dtype, self.config.guide_weight)
 
     def infill(self, prefix: str, suffix: str, params: DenoiseParams | None = None) -> SpanRequest:
         return self.generate(SpanRequest(prefix, suffix, params or DenoiseParams()))
@@ -98,7 +112,7 @@ class Engine:
         if len(keys) != 1:
             raise ValueError(f"requests in one batch need equal span length and cache settings, got {keys}")
         stops = list(should_stop) if should_stop is not None else [None] * len(requests)
-        rows = [self._prepare(request, stop) for request, stop in zip(requests, stops)]
+        rows = [self._prepare(request, stop, alone=len(requests) == 1) for request, stop in zip(requests, stops)]
         sequence = rows[0].ids
         span_len, use_cache, refresh_every = keys.pop()
         ids, key_valid, left = self._aligned(rows, span_len)
@@ -182,8 +196,10 @@ class Engine:
     def forget(self, cache_key: str) -> None:
         """Drop a document's stored context (the document was closed)."""
         self.contexts.drop(cache_key)
+        if self.guide is not None:
+            self.guide.forget(cache_key)
 
-    def _prepare(self, request: SpanRequest, should_stop: StopCheck | None) -> Row:
+    def _prepare(self, request: SpanRequest, should_stop: StopCheck | None, alone: bool = True) -> Row:
         request.status = RequestStatus.RUNNING
         params = request.params
         with request.stage("tokenize"):
@@ -197,7 +213,11 @@ class Engine:
         if not params.allow_pad:
             banned = torch.cat([banned, banned.new_tensor([self.special.pad])])
         generator = torch.Generator(device=self.runner.device).manual_seed(params.seed)
-        return Row(request, layout, ids, start, state, generator, banned, should_stop)
+        guide = None
+        if self.guide is not None and strategies.block_length_for(span_len, params.block_length, params.steps) == 1:
+            key = request.cache_key if alone and params.reuse_context else None
+            guide = self.guide.start(request.prefix_ids, span_len, key)
+        return Row(request, layout, ids, start, state, generator, banned, should_stop, guide)
 
     def sequence(self, prefix_ids: list[int], span_len: int, suffix_ids: list[int]) -> tuple[list[int], int]:
         """The ids the model sees, in its family's framing (engine/models/prompt.py), and the span's
@@ -227,6 +247,8 @@ class Engine:
         one step; logits (1, L, V). A single line at a line start may not stay blank."""
         request, params, lead = row.request, row.request.params, row.layout.lead
         steps_left = params.steps - row.state.steps_done - 1
+        if row.guide is not None and row.state.num_masked:
+            logits = self._guided(row, logits)
         if lead:
             blank_rule = self.newline_first if params.mode == "single" and row.layout.line_start else None
             healing.constrain_span(logits, row.state, lead, self.vocabulary, steps_left == 0, blank_rule)
@@ -237,6 +259,16 @@ class Engine:
         if params.mode == "single" and not params.remask and self._line_settled(row):
             row.state = strategies.seal(row.state, self.special.pad)
         request.num_masked, request.steps_done = row.state.num_masked, row.state.steps_done
+
+    def _guided(self, row: Row, logits: torch.Tensor) -> torch.Tensor:
+        """Left to right: the next slot's logits mixed with the guide's next token after the prefix and the
+        slots written so far (engine/denoise/guide.py); (1, L, V) -> (1, L, V) float."""
+        slot = int(row.state.masked[0].int().argmax())
+        written = row.state.span[0, :slot].tolist()
+        logits = logits.float()  # a copy when the model runs in bf16; the slot's row is replaced below
+        logits[0, slot] = self.guide.mix(logits[0, slot], self.guide.next_logprobs(row.guide, written),
+                                         self.special.pad)
+        return logits
 
     def _line_settled(self, row: Row) -> bool:
         """Single-line mode: the span's text is committed up to its first line break, so no later step

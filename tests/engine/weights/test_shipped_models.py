@@ -77,6 +77,7 @@ def test_the_default_is_the_block_causal_adapter_trained_on_a_clean_corpus():
     config, _ = load_adapter(ASSETS / SMOLLM2_BLOCK / "adapter")
     assert config["objective"] == "block-causal" and config["config"]["attention_layout"] == "block-causal"
     assert 0.0 < config["config"]["span_view"] <= 1.0
+    assert config["config"]["guide"] == "smollm2-base"  # decoded left to right with its base's view mixed in
     record = json.loads((ASSETS / SMOLLM2_BLOCK / "training_record.json").read_text())
     assert record["steps"] == config["steps"] and record["tokens_seen"] == config["tokens_seen"]
     manifest = json.loads(gzip.decompress((ASSETS / SMOLLM2_BLOCK / "corpus_manifest.json.gz").read_bytes()))
