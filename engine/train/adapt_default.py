@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> dict:
         shape["max_steps"] = args.steps
     config = TrainConfig(
         corpus=corpus, out=trained, init_model=base, lora_rank=args.lora_rank, init_adapter=args.init_adapter,
+        ordered_rate=args.ordered_rate,
         lora_alpha=2.0 * args.lora_rank, fim_rate=fim_rate, objective=objective,
         anneal_fraction=0.0 if args.twin else (args.anneal_fraction if args.anneal_fraction is not None
                                                 else ANNEAL[args.layout]),
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=None, help="an existing corpus folder")
     parser.add_argument("--init-adapter", type=Path, default=None,
                         help="continue training this saved adapter (e.g. engine/assets/smollm2-block/adapter)")
+    parser.add_argument("--ordered-rate", type=float, default=0.0,
+                        help="block-causal: share of spans hidden from a point on, as left to right leaves them")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--minutes", type=float, default=7.0, help="training time budget")
     parser.add_argument("--lora-rank", type=int, default=32)

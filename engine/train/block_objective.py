@@ -3,8 +3,9 @@
 A training sequence is a fill-in-the-middle cut, laid out as at inference (engine/models/attention_layout.py):
 
     rows:  [bos] prefix | suffix | anchor, span copy 1 | anchor, span copy 2
-    masks: copy 1 hides each slot with probability t ~ U(0, 1), or (ORDERED_RATE of the sequences) the
-           slots from a point j on, as left-to-right decoding leaves them; copy 2 hides exactly the others
+    masks: copy 1 hides each slot with probability t ~ U(0, 1), or (a share `ordered_rate` of the
+           sequences, 0 by default) the slots from a point j on, the states left-to-right decoding meets;
+           copy 2 hides exactly the others
 
 Both copies share the context rows (computed once) and see only themselves, so every span token is
 learnt once masked and once visible in each sequence (complementary masking, as in Fast-dLLM v2 and
@@ -28,10 +29,6 @@ from engine.weights.tokenizer import Tokenizer
 
 IGNORE = -100
 NO_SUFFIX_RATE = 0.1  # cuts at the end of a file: the span sees no suffix, as in a prefix-only completion
-# Share of sequences whose copy 1 hides a run at the span's end (slots from j on, j uniform over the middle)
-# instead of each slot at random: the states left-to-right decoding meets (the line written up to j, the
-# rest masked), where the next slot and the confident run after it are predicted (strategies.py).
-ORDERED_RATE = 0.5
 
 
 @dataclass
@@ -94,15 +91,16 @@ def span_mask(e: BlockExample, pad_id: int, generator: torch.Generator, ordered_
     """(S,) bool, copy 1's hidden slots: with probability ordered_rate the slots from j on (j uniform in
     0..len(middle)), otherwise each slot with probability t ~ U(0, 1)."""
     S = len(e.span)
-    if float(torch.rand((), generator=generator)) < ordered_rate:
+    if ordered_rate and float(torch.rand((), generator=generator)) < ordered_rate:
         middle = sum(1 for t in e.span if t != pad_id)
         j = int(torch.randint(0, middle + 1, (), generator=generator))
         return torch.arange(S) >= j
-    return torch.rand(S, generator=generator) < torch.rand((), generator=generator)
+    t = torch.rand((), generator=generator)  # the draws, in order, of the recipe before ordered spans
+    return torch.rand(S, generator=generator) < t
 
 
 def collate(examples: list[BlockExample], pad_id: int, mask_id: int, generator: torch.Generator,
-            view: float = 1.0, ordered_rate: float = ORDERED_RATE) -> dict[str, torch.Tensor]:
+            view: float = 1.0, ordered_rate: float = 0.0) -> dict[str, torch.Tensor]:
     """Rows of every example, right-padded to the longest, and their (B, 1, N, N) attention mask."""
     rows = []
     for e in examples:

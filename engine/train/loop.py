@@ -61,6 +61,7 @@ class TrainConfig:
     lora_rank: int = 0  # > 0: train a LoRA adapter on a frozen init_model instead of all weights
     lora_alpha: float = 32.0
     init_adapter: Path | None = None  # with lora_rank: start from this saved adapter (a shipped one)
+    ordered_rate: float = 0.0  # block-causal: share of spans hidden from a point on (block_objective.span_mask)
     corpus_bytes: int = 20_000_000
     checkpoint_every: int = 200
     seed: int = 0
@@ -249,7 +250,7 @@ def train(config: TrainConfig) -> dict:
             causal_fraction = 1.0
         elif block:
             batch = block_objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask,
-                                            generator, view)
+                                            generator, view, config.ordered_rate)
         else:
             batch = objective.collate(batches.next(rng), tokenizer.special.pad, tokenizer.special.mask, generator)
         batch = {k: v.to(config.device) for k, v in batch.items()}
