@@ -83,7 +83,7 @@ def load_engine(settings: Settings) -> Any:
     config = EngineConfig(model_dir=settings.model, device=settings.device, dtype=settings.dtype,
                           num_threads=settings.threads,
                           max_prefix_tokens=settings.max_prefix_tokens,
-                          max_suffix_tokens=settings.max_suffix_tokens)
+                          max_suffix_tokens=settings.max_suffix_tokens, guide=settings.guide)
     return build_engine(config, settings.completer)
 
 

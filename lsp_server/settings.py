@@ -23,7 +23,7 @@ SUPPORTED_LANGUAGES = ("python", "javascript", "typescript", "typescriptreact",
 LOG_LEVELS = ("debug", "info", "warning", "error")
 BACKENDS = ("local", "remote")
 # Changing one of these reloads the engine (or reconnects to the deployment).
-RELOAD_FIELDS = ("model", "device", "dtype", "threads", "completer", "backend", "remote_url")
+RELOAD_FIELDS = ("model", "device", "dtype", "threads", "completer", "guide", "backend", "remote_url")
 
 
 def _default_threads() -> int | None:
@@ -63,6 +63,9 @@ class Settings:
     schedule, exactly K steps) or "threshold" (every slot above `threshold`, at most K steps)."""
     threshold: float = 0.9
     """The "threshold" strategy's confidence bar tau."""
+    guide: str | None = "auto"
+    """Left-to-right decoding mixed with a next-token model's view (engine/denoise/guide.py): "auto" (the
+    model's own; the default model's is its base), null for none (faster), or a model name/directory."""
     block_length: int | None = BLOCK_LENGTH_DEFAULT
     """Semi-autoregressive blocks of this many slots, decoded left to right (1: one token a step, how the
     block-causal default decodes best); null: the whole span is one block."""
@@ -130,6 +133,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "max_span_tokens": (int,), "max_prefix_tokens": (int,), "max_suffix_tokens": (int,),
     "languages": (dict,), "debounce_ms": (int,), "log_level": (str,), "completer": (str,),
     "strategy": (str,), "threshold": (float, int), "block_length": (int, type(None)), "reuse_context": (bool,),
+    "guide": (str, type(None)),
     "heal_cursor": (bool,), "workspace_context": (bool,), "workspace_budget_share": (float, int),
     "workspace_exclude": (list,), "backend": (str,), "remote_url": (str,),
 }

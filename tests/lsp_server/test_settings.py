@@ -74,6 +74,14 @@ def test_sampler_settings():
     assert new == Settings() and len(problems) == 3
 
 
+def test_guide_setting_reloads_the_engine():
+    assert Settings().guide == "auto"
+    off, problems = Settings().updated({"guide": None})
+    assert off.guide is None and problems == [] and off.needs_reload(Settings())
+    bad, problems = Settings().updated({"guide": 3})
+    assert bad.guide == "auto" and len(problems) == 1
+
+
 @pytest.mark.parametrize("data, problems, expected", [
     ({"workspaceContext": False}, 0, {"workspace_context": False}),
     ({"workspaceBudgetShare": 0.4, "workspaceExclude": ["docs/**"]}, 0,
