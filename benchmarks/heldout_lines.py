@@ -99,11 +99,10 @@ def guide_label(engine) -> str | None:
 def build_engine(args: argparse.Namespace):
     """The completer's engine, built from engine/ directly (benchmarks never import the server's CLI)."""
     from engine.ar.twin import build_engine as build
-    from engine.cli import guide_option
     from engine.denoise.config import EngineConfig
 
     config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads, dtype=args.dtype,
-                          guide=guide_option(args))
+                          guide=args.guide)
     return build(config, args.completer)
 
 

@@ -38,7 +38,7 @@ def engine_from_args(args: argparse.Namespace):
 
     try:
         config = EngineConfig(model_dir=args.model, device=args.device, num_threads=args.threads,
-                              dtype=args.dtype, guide=guide_option(args))
+                              dtype=args.dtype, guide=args.guide)
         return build_engine(config, args.completer)
     except (ModelDirError, ValueError) as exc:
         raise UsageError(f"cannot load model: {exc}") from exc
@@ -103,12 +103,6 @@ def probability(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text}")
     return value
-
-
-def guide_option(args: argparse.Namespace) -> str | None:
-    """--guide: "auto" (the model's own), "none", or a model name/directory."""
-    guide = getattr(args, "guide", "auto")
-    return None if guide == "none" else guide
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:

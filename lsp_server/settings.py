@@ -65,7 +65,7 @@ class Settings:
     """The "threshold" strategy's confidence bar tau."""
     guide: str | None = "auto"
     """Left-to-right decoding mixed with a next-token model's view (engine/denoise/guide.py): "auto" (the
-    model's own; the default model's is its base), null for none (faster), or a model name/directory."""
+    model's own; the default model's is its base), null or "none" for none (faster), or a model name/directory."""
     block_length: int | None = BLOCK_LENGTH_DEFAULT
     """Semi-autoregressive blocks of this many slots, decoded left to right (1: one token a step, how the
     block-causal default decodes best); null: the whole span is one block."""

@@ -34,7 +34,7 @@ class EngineConfig:
     reuse_documents: int = 4  # documents whose context keys/values are kept for their next request
     min_reused_tokens: int = 16  # a shorter common prefix is recomputed rather than reused
     # Left-to-right decoding mixed with a next-token model's view (engine/denoise/guide.py): "auto" takes
-    # the guide the model's config.json names (smollm2-block: its base), None none, else a model name/dir.
+    # the guide the model's config.json names (smollm2-block: its base), None or "none" none, else a model.
     guide: str | None = "auto"
     guide_weight: float = 0.5  # w in (1 - w) log p_span + w log p_guide
 
@@ -54,6 +54,8 @@ class EngineConfig:
                 raise ValueError(f"{name} must be >= 0")
         if self.max_span_tokens < 1:
             raise ValueError("max_span_tokens must be >= 1")
+        if self.guide == "none":
+            self.guide = None
         if not 0.0 < self.guide_weight < 1.0:
             raise ValueError(f"guide_weight must lie in (0, 1), got {self.guide_weight}")
 

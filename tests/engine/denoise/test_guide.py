@@ -96,7 +96,7 @@ def test_the_engine_commits_the_argmax_of_the_mixed_view(random_model_dir, token
     sure[300] = 0.0
     monkeypatch.setattr(engine.guide, "next_logprobs", lambda state, written: sure)
     assert engine.generate(SpanRequest(PREFIX_TEXT, SUFFIX_TEXT, params)).span_ids == [300] * 6
-    unguided = Engine(EngineConfig(model_dir=model, device="cpu", dtype="float32", guide=None))
+    unguided = Engine(EngineConfig(model_dir=model, device="cpu", dtype="float32", guide="none"))  # as TOML says null
     assert unguided.guide is None
     assert 300 not in unguided.generate(SpanRequest(PREFIX_TEXT, SUFFIX_TEXT, params)).span_ids
 
