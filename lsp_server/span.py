@@ -70,6 +70,10 @@ def build_plan(ctx: CursorContext, settings: Settings, count: Callable[[str], in
     """The plan for ctx; preamble (workspace context) goes first in the prefix and takes its tokens from
     the prefix budget, or is left out when it would leave the document's own code less than it takes."""
     span = choose_span_tokens(ctx, settings.max_span_tokens)
+    if ctx.mode == "single" and settings.block_length == 1:
+        # One slot a step: a span longer than K would widen the blocks (engine/denoise/strategies.py), and
+        # the guide only mixes into one slot a step. A line rarely needs more than K tokens.
+        span = min(span, settings.steps)
     total = max(0, max_positions - span - 1)
     suffix_lines = ctx.suffix.split("\n")
     suffix_kept = keep_lines(suffix_lines, count, min(settings.max_suffix_tokens, total // 4))

@@ -65,10 +65,10 @@ def complete_at(engine: Any, doc: Document, offset: int, settings: Settings, mod
     ctx = cursor_context(doc, offset, settings)
     if ctx.skip:
         return Verdict(None, "skipped", ctx.reason)
+    if mode is not None:
+        ctx = dataclasses.replace(ctx, mode=mode)
     plan = span.build_plan(ctx, settings, lambda text: len(engine.tokenizer.encode(text)), engine.max_positions,
                            preamble)
-    if mode is not None:
-        ctx, plan = dataclasses.replace(ctx, mode=mode), dataclasses.replace(plan, mode=mode)
     if span_tokens is not None:
         plan = dataclasses.replace(plan, span_tokens=span_tokens)
     request = engine.generate(span_request(plan))

@@ -28,6 +28,14 @@ def test_span_capped_by_setting():
     assert choose_span_tokens(CursorContext("multi", "block header"), max_span_tokens=10) == 10
 
 
+@pytest.mark.parametrize("block_length, steps, span", [(1, 16, 16), (1, 32, 24), (None, 16, 24), (2, 16, 24)])
+def test_a_line_decoded_one_slot_a_step_has_at_most_k_slots(block_length, steps, span):
+    # More slots than steps would widen the blocks past one slot (and leave the guide out).
+    ctx = CursorContext("single", "after code", prefix="x = ", suffix="\n", line_prefix="x = ")
+    plan = build_plan(ctx, Settings(steps=steps, block_length=block_length), count_chars, 4096)
+    assert plan.span_tokens == span
+
+
 def test_windows_are_whole_lines_nearest_first():
     prefix = "".join(f"line_{i} = {i}\n" for i in range(100)) + "x = "
     suffix = "\n" + "".join(f"after_{i} = {i}\n" for i in range(100))
