@@ -87,7 +87,10 @@ class Engine:
             name = self.runner.loaded.args.extra.get("guide")
         if not name:
             return None
-        return Guide(resolve_model(name), self.runner.device, self.config.torch_dtype, self.config.guide_weight)
+        guide = Guide(resolve_model(name), self.runner.device, self.config.torch_dtype, self.config.guide_weight)
+        if guide.loaded.tokenizer.hf.get_vocab() != self.tokenizer.hf.get_vocab():
+            raise ValueError(f"guide {name}: its vocabulary is not the model's, so their tokens cannot be mixed")
+        return guide
 
     def infill(self, prefix: str, suffix: str, params: DenoiseParams | None = None) -> SpanRequest:
         return self.generate(SpanRequest(prefix, suffix, params or DenoiseParams()))

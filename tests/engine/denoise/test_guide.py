@@ -70,6 +70,19 @@ def test_mix_is_the_weighted_sum_of_log_probabilities_with_the_span_deciding_pad
     torch.testing.assert_close(guide.mix(span, base, pad_id=2), expected)
 
 
+def test_a_guide_with_another_vocabulary_is_refused(random_model_dir, tmp_path):
+    stranger = tmp_path / "stranger"
+    shutil.copytree(random_model_dir, stranger)
+    tokenizer = json.loads((stranger / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    a, b = list(vocab)[100], list(vocab)[101]
+    vocab[a], vocab[b] = vocab[b], vocab[a]  # the same tokens under each other's ids
+    (stranger / "tokenizer.json").write_text(json.dumps(tokenizer))
+    model = block_model(random_model_dir, tmp_path / "block", view=1.0, guide=str(stranger))
+    with pytest.raises(ValueError, match="vocabulary"):
+        Engine(EngineConfig(model_dir=model, device="cpu", dtype="float32"))
+
+
 def test_weights_outside_the_open_interval_are_refused(random_model_dir):
     for weight in (0.0, 1.0, -0.5):
         with pytest.raises(ValueError, match="guide_weight"):
