@@ -97,6 +97,12 @@ def model_label(report: dict) -> str:
     return re.sub(r"-[0-9a-f]{16}$", "", Path(str(report.get("model", "?"))).name)
 
 
+def guide_label(engine) -> str | None:
+    """An engine's guide (engine/denoise/guide.py) as reports name it, None without one."""
+    guide = getattr(engine, "guide", None)
+    return None if guide is None else f"{model_label({'model': guide.loaded.path})} (w {guide.weight})"
+
+
 def table(reports: list[dict]) -> str:
     """Markdown: a heading and a table per (device, split); ratios against that group's ar-fim row."""
     groups: dict[tuple[str, str], list[dict]] = {}

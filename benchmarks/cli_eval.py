@@ -63,7 +63,7 @@ def infill_rows(engine, tasks: list[dict], mode: str, steps: int, oracle: bool,
 
 def cmd_humaneval(args: argparse.Namespace) -> int:
     from benchmarks import humaneval_infill as he
-    from benchmarks.heldout_lines import guide_label
+    from benchmarks.ar_vs_diffusion import guide_label
 
     try:
         tasks = he.load_tasks(args.split, args.data_dir, args.limit, args.stride)

@@ -88,14 +88,6 @@ def machine_info() -> dict:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-def guide_label(engine) -> str | None:
-    """The guide model's name and weight (engine/denoise/guide.py), None without one."""
-    from benchmarks.ar_vs_diffusion import model_label
-
-    guide = getattr(engine, "guide", None)
-    return None if guide is None else f"{model_label({'model': guide.loaded.path})} (w {guide.weight})"
-
-
 def build_engine(args: argparse.Namespace):
     """The completer's engine, built from engine/ directly (benchmarks never import the server's CLI)."""
     from engine.ar.twin import build_engine as build
@@ -127,6 +119,7 @@ def complete_all(engine, cursors: list[Cursor], params, seen: set[str] | None, p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmarks.ar_vs_diffusion import guide_label
     from engine.denoise.params import DenoiseParams
     from engine.weights.loader import ModelDirError
 

@@ -195,6 +195,7 @@ def train(config: TrainConfig) -> dict:
         raise ValueError(f"{config.init_model}: the block-causal objective needs a next-token (shift_logits) model")
     if twin and not args.shift_logits:
         raise ValueError(f"{config.init_model}: the ar-fim objective needs a next-token (shift_logits) model")
+    before = {"steps": 0, "tokens_seen": 0}  # what a continued adapter (init_adapter) had learnt already
     if twin:  # the merged model's tokenizer must resolve the sentinels by id
         args.extra.update(batches.fim.config_fields())
     if config.lora_rank:
@@ -202,7 +203,9 @@ def train(config: TrainConfig) -> dict:
         new_rows = batches.fim.sentinels if twin else [special.mask, special.pad]
         trainable = apply_lora(model, config.lora_rank, config.lora_alpha, new_rows)
         if config.init_adapter is not None:
-            load_adapter_into(model, *load_adapter(config.init_adapter))
+            init_config, init_state = load_adapter(config.init_adapter)
+            load_adapter_into(model, init_config, init_state)
+            before = {k: init_config.get(k, 0) for k in before}
         embed = model.model.embed_tokens.weight
         # No weight decay on the embedding: only the new tokens' rows get gradients, decay would move them all.
         groups = [{"params": [p for p in trainable if p is not embed]},
@@ -287,9 +290,6 @@ def train(config: TrainConfig) -> dict:
     save_checkpoint()
     wall = elapsed_before + time.monotonic() - started
     save_dtype = getattr(torch, config.save_dtype)
-    before = {"steps": 0, "tokens_seen": 0}  # what a continued adapter had learnt already
-    if config.init_adapter is not None:
-        before = {k: load_adapter(config.init_adapter)[0].get(k, 0) for k in before}
     if config.lora_rank:
         info = {"base": str(config.init_model), "steps": before["steps"] + step,
                 "tokens_seen": before["tokens_seen"] + tokens_seen, "objective": config.objective}
